@@ -48,10 +48,10 @@ public sealed partial class DatabaseInitializer(
                 await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<WorkforceDbContext>();
                 state.Report("Applying migrations");
-                var pending = (await db.Database.GetPendingMigrationsAsync(stoppingToken)).ToList();
                 await db.Database.MigrateAsync(stoppingToken);
-                LogMigrated(pending.Count);
-                state.Complete($"Database ready ({pending.Count} migrations applied now).");
+                var applied = (await db.Database.GetAppliedMigrationsAsync(stoppingToken)).Count();
+                LogMigrated(applied);
+                state.Complete($"Database ready ({applied} migrations applied).");
                 return;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -64,7 +64,7 @@ public sealed partial class DatabaseInitializer(
         }
     }
 
-    [LoggerMessage(LogLevel.Information, "Database migrated: {Count} pending migrations applied")]
+    [LoggerMessage(LogLevel.Information, "Database migrated: {Count} migrations applied")]
     private partial void LogMigrated(int count);
 
     [LoggerMessage(LogLevel.Warning, "Database initialization attempt {Attempt} failed; retrying")]
