@@ -51,6 +51,7 @@ public static class Extensions
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter(TelemetryNames.Meters)
+                .AddPrometheusNameViews()
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
@@ -66,6 +67,28 @@ public static class Extensions
 
         return builder;
     }
+
+    /// <summary>
+    /// Prometheus reserves the <c>_count</c> suffix for histograms and summaries (<c>promtool check metrics</c> rejects
+    /// anything else), but four semantic-convention instruments end in ".count". They are exported under the names
+    /// below instead, for every exporter (OTel .NET has no per-exporter views); docs/metrics.md lists them.
+    /// </summary>
+    public static MeterProviderBuilder AddPrometheusNameViews(this MeterProviderBuilder metrics)
+    {
+        foreach (var (instrument, exportedAs) in PrometheusSafeNames)
+        {
+            metrics.AddView(instrument, new MetricStreamConfiguration { Name = exportedAs });
+        }
+        return metrics;
+    }
+
+    public static readonly IReadOnlyDictionary<string, string> PrometheusSafeNames = new Dictionary<string, string>
+    {
+        ["db.client.connection.count"] = "db.client.connections.usage",
+        ["dotnet.assembly.count"] = "dotnet.assemblies.loaded",
+        ["dotnet.process.cpu.count"] = "dotnet.process.cpus",
+        ["dotnet.timer.count"] = "dotnet.timers.active",
+    };
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {

@@ -1,0 +1,28 @@
+using AspirePerf.AppHost.Local.Launcher;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace AspirePerf.ApiService.Tests;
+
+/// <summary>
+/// The ApiService in-process, configured exactly as a host configures it: connection strings and service
+/// discovery through the keys Aspire injects.
+/// </summary>
+public sealed class ApiFactory(string workforceConnectionString, string cacheConnectionString, int? workerPort = null)
+    : WebApplicationFactory<Program>
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Development");
+        builder.UseSetting("ConnectionStrings:workforce", workforceConnectionString);
+        builder.UseSetting("ConnectionStrings:cache", cacheConnectionString);
+        // No worker runs in these tests: point discovery at a port nothing listens on, so its row is honest.
+        builder.UseSetting("services:worker:http:0", $"http://localhost:{workerPort ?? FreePort.Next()}");
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class InfrastructureCollection : ICollectionFixture<AspirePerf.TestSupport.InfrastructureFixture>
+{
+    public const string Name = "infrastructure";
+}

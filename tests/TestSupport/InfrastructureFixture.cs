@@ -1,0 +1,108 @@
+using AspirePerf.AppHost.Local.Launcher;
+using Npgsql;
+using Xunit;
+
+namespace AspirePerf.TestSupport;
+
+/// <summary>
+/// A real PostgreSQL and a real Redis server on free loopback ports, shared by one test collection. Each test class
+/// asks for its own database. Servers' output goes to <see cref="LogPath"/>, which a failing test can point to.
+/// </summary>
+public sealed class InfrastructureFixture : IAsyncLifetime
+{
+    private readonly StreamWriter _logFile;
+    private int _databaseCounter;
+
+    public InfrastructureFixture()
+    {
+        RootDirectory = TestDirectories.CreateTraversable("aspireperf-infra");
+        LogPath = Path.Combine(RootDirectory, "servers.log");
+        _logFile = new StreamWriter(LogPath) { AutoFlush = true };
+        Log = TextWriter.Synchronized(_logFile);
+    }
+
+    public string RootDirectory { get; }
+
+    public string LogPath { get; }
+
+    public TextWriter Log { get; }
+
+    public PostgresServer Postgres { get; private set; } = null!;
+
+    public RedisServer Redis { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Postgres = await PostgresServer.StartAsync(TestServers.PostgresOptions(Path.Combine(RootDirectory, "postgres")), Log);
+        Redis = await RedisServer.StartAsync(TestServers.RedisOptions(Path.Combine(RootDirectory, "redis")), Log);
+    }
+
+    /// <summary>Creates a fresh database for one test class and returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync(string purpose)
+    {
+        var name = $"t{Interlocked.Increment(ref _databaseCounter)}_{new string([.. purpose.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit)])}";
+        await Postgres.CreateDatabaseAsync(name);
+        return Postgres.ConnectionStringFor(name);
+    }
+
+    public async Task DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await Redis.DisposeAsync();
+        await Postgres.DisposeAsync();
+        await _logFile.DisposeAsync();
+        TestDirectories.TryDelete(RootDirectory);
+    }
+}
+
+/// <summary>Server settings for tests: durability off (a crashed test run loses nothing of value), free ports.</summary>
+public static class TestServers
+{
+    public static PostgresServerOptions PostgresOptions(string dataDirectory) => new()
+    {
+        DataDirectory = dataDirectory,
+        Password = "test-" + Guid.NewGuid().ToString("N")[..12],
+        Port = FreePort.Next(),
+        Settings = new Dictionary<string, string>
+        {
+            ["fsync"] = "off",
+            ["synchronous_commit"] = "off",
+            ["full_page_writes"] = "off",
+            ["max_connections"] = "200",
+        },
+    };
+
+    public static RedisServerOptions RedisOptions(string workingDirectory) => new()
+    {
+        Password = "test-" + Guid.NewGuid().ToString("N")[..12],
+        Port = FreePort.Next(),
+        WorkingDirectory = workingDirectory,
+    };
+}
+
+public static class TestDirectories
+{
+    /// <summary>A temp folder the postgres account can traverse (tests run as root on CI; the server runs as postgres).</summary>
+    public static string CreateTraversable(string prefix)
+    {
+        var path = Directory.CreateTempSubdirectory(prefix + "-").FullName;
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+        return path;
+    }
+
+    public static void TryDelete(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left for the OS to clean; a leftover temp folder must not fail a test run.
+        }
+    }
+}
