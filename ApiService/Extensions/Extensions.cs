@@ -1,6 +1,6 @@
 using AspirePerf.ApiService.Apis;
 using AspirePerf.Workforce.Data;
-using Microsoft.Extensions.Http.Resilience;
+using Polly;
 using Scalar.AspNetCore;
 
 namespace AspirePerf.ApiService.Extensions;
@@ -19,15 +19,13 @@ internal static class Extensions
         builder.Services.AddOpenApi();
 
         // The worker's own /health, resolved through service discovery (services__worker__http__0).
-        builder.Services.AddHttpClient<WorkerHealthClient>(client => client.BaseAddress = new("https+http://worker"));
-        // A health probe reports what it sees now: a 503 is an answer, not a transient fault to retry or trip on.
-        builder.Services.Configure<HttpStandardResilienceOptions>($"{nameof(WorkerHealthClient)}-standard", options =>
-        {
-            options.Retry.ShouldHandle = _ => ValueTask.FromResult(false);
-            options.CircuitBreaker.ShouldHandle = _ => ValueTask.FromResult(false);
-            options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(3);
-            options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(5);
-        });
+        // A health probe reports what it sees now: a 503 or a refused connection is an answer, not a transient
+        // fault to retry, so the standard resilience handler is replaced by a plain timeout.
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers is the documented way to opt one client out of the defaults.
+        builder.Services.AddHttpClient<WorkerHealthClient>(client => client.BaseAddress = new("https+http://worker"))
+            .RemoveAllResilienceHandlers()
+            .AddResilienceHandler("health-probe", pipeline => pipeline.AddTimeout(TimeSpan.FromSeconds(3)));
+#pragma warning restore EXTEXP0001
     }
 
     public static WebApplication MapApiReference(this WebApplication app)
