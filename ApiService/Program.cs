@@ -10,9 +10,12 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapApiReference();
 app.MapSystemApi();
+app.MapQueriesApi();
 
 app.Run();
 

@@ -1,4 +1,6 @@
 using AspirePerf.ApiService.Apis;
+using AspirePerf.ApiService.Authentication;
+using AspirePerf.Workforce.Extensions;
 using AspirePerf.Workforce.Data;
 using Polly;
 using Scalar.AspNetCore;
@@ -12,8 +14,11 @@ internal static class Extensions
 
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDbContext<WorkforceDbContext>(WorkforceDatabase);
+        builder.AddNpgsqlDbContext<WorkforceDbContext>(WorkforceDatabase, configureDbContextOptions: WorkforceDbContext.Configure);
+        builder.AddNpgsqlDataSource(WorkforceDatabase);
         builder.AddRedisClient(Cache);
+        builder.Services.AddWorkforceQueries(builder.Configuration);
+        builder.AddApiKeyAuthentication();
 
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();

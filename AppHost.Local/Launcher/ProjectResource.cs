@@ -36,6 +36,7 @@ public sealed class ProjectResource(string name, string projectName, Uri httpEnd
         var healthUri = new Uri(HttpEndpoint, "/health");
         var deadline = DateTime.UtcNow + timeout;
         string? lastAnswer = null;
+        var polls = 0;
         while (true)
         {
             if (Process is { HasExited: true } exited)
@@ -50,7 +51,7 @@ public sealed class ProjectResource(string name, string projectName, Uri httpEnd
                 {
                     return;
                 }
-                answer = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}";
+                answer = $"{(int)response.StatusCode} {SummarizeFailingChecks(await response.Content.ReadAsStringAsync(cancellationToken))}";
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
@@ -65,7 +66,25 @@ public sealed class ProjectResource(string name, string projectName, Uri httpEnd
             {
                 throw new TimeoutException($"{Name} was not healthy within {timeout.TotalSeconds:0} s; last answer: {answer}");
             }
-            await Task.Delay(250, cancellationToken);
+            // Quick at first (most projects are up in a second), then gentler: every poll of a failing check is logged.
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 100 + polls++ * 100)), cancellationToken);
+        }
+    }
+
+    /// <summary>"name: description" of each failing check in a JSON health report; the raw text if it is not one.</summary>
+    public static string SummarizeFailingChecks(string body)
+    {
+        try
+        {
+            using var report = System.Text.Json.JsonDocument.Parse(body);
+            var failing = report.RootElement.GetProperty("checks").EnumerateArray()
+                .Where(c => c.GetProperty("status").GetString() != "Healthy")
+                .Select(c => $"{c.GetProperty("name").GetString()}: {c.GetProperty("description").GetString()}");
+            return string.Join("; ", failing);
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return body.Length > 200 ? body[..200] : body;
         }
     }
 

@@ -80,7 +80,7 @@ public static class NpgsqlDbContextExtensions
         return settings;
     }
 
-    private static void AddNpgsqlTelemetry(IHostApplicationBuilder builder, bool disableTracing, bool disableMetrics)
+    internal static void AddNpgsqlTelemetry(IHostApplicationBuilder builder, bool disableTracing, bool disableMetrics)
     {
         if (!builder.Properties.TryAdd("AspirePerf.NpgsqlTelemetry", true))
         {

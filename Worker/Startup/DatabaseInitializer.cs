@@ -1,5 +1,4 @@
 using AspirePerf.Workforce.Data;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace AspirePerf.Worker.Startup;
@@ -22,7 +21,7 @@ public sealed class DatabaseInitializationState
     }
 }
 
-/// <summary>Unhealthy (503) until migrations are applied, so nothing that waits on the worker starts early.</summary>
+/// <summary>Unhealthy (503) until migrations and seeding are done, so nothing that waits on the worker starts early.</summary>
 public sealed class DatabaseInitializationHealthCheck(DatabaseInitializationState state) : IHealthCheck
 {
     public const string Name = "database-initialization";
@@ -31,9 +30,9 @@ public sealed class DatabaseInitializationHealthCheck(DatabaseInitializationStat
         Task.FromResult(state.Completed ? HealthCheckResult.Healthy(state.Stage) : HealthCheckResult.Unhealthy(state.Stage));
 }
 
-/// <summary>Applies EF migrations at start, retrying until PostgreSQL accepts connections.</summary>
+/// <summary>Migrates and seeds the workforce database at start, retrying until PostgreSQL accepts connections.</summary>
 public sealed partial class DatabaseInitializer(
-    IServiceScopeFactory scopes,
+    WorkforceDatabaseInitializer initializer,
     DatabaseInitializationState state,
     TimeProvider time,
     ILogger<DatabaseInitializer> logger) : BackgroundService
@@ -45,13 +44,10 @@ public sealed partial class DatabaseInitializer(
         {
             try
             {
-                await using var scope = scopes.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<WorkforceDbContext>();
-                state.Report("Applying migrations");
-                await db.Database.MigrateAsync(stoppingToken);
-                var applied = (await db.Database.GetAppliedMigrationsAsync(stoppingToken)).Count();
-                LogMigrated(applied);
-                state.Complete($"Database ready ({applied} migrations applied).");
+                var outcome = await initializer.InitializeAsync(state.Report, stoppingToken);
+                state.Complete(outcome.Marker is { } marker
+                    ? $"Database ready: {outcome.Result} (seed {marker.Seed}, scale {marker.Scale:N0}, {marker.Rows:N0} rows)."
+                    : $"Database ready: {outcome.Result}.");
                 return;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -63,9 +59,6 @@ public sealed partial class DatabaseInitializer(
             }
         }
     }
-
-    [LoggerMessage(LogLevel.Information, "Database migrated: {Count} migrations applied")]
-    private partial void LogMigrated(int count);
 
     [LoggerMessage(LogLevel.Warning, "Database initialization attempt {Attempt} failed; retrying")]
     private partial void LogAttemptFailed(Exception ex, int attempt);

@@ -1,0 +1,33 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+
+namespace AspirePerf.ApiService.Authentication;
+
+public static class ApiKeyAuthenticationExtensions
+{
+    public static void AddApiKeyAuthentication(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ApiKeyOptions>()
+            .Bind(builder.Configuration.GetSection(ApiKeyOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+
+        var requireReader = builder.Configuration.GetValue<bool>($"{ApiKeyOptions.SectionName}:{nameof(ApiKeyOptions.RequireReaderForReads)}");
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(ApiPolicies.Reader, policy =>
+            {
+                if (requireReader)
+                {
+                    policy.RequireRole(ApiRoles.Reader);
+                }
+                else
+                {
+                    policy.RequireAssertion(_ => true);
+                }
+            })
+            .AddPolicy(ApiPolicies.Operator, policy => policy.RequireRole(ApiRoles.Operator));
+    }
+}

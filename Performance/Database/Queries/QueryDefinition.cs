@@ -1,0 +1,97 @@
+using System.Collections.Frozen;
+using System.Text.Json.Serialization;
+
+namespace AspirePerf.Performance.Database.Queries;
+
+/// <summary>The value types a registered query's parameters can have; each maps to one PostgreSQL type.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<QueryParameterType>))]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "The names are the API's type vocabulary.")]
+public enum QueryParameterType
+{
+    Integer,
+    Decimal,
+    Text,
+    Date,
+    Boolean,
+}
+
+/// <summary>Point lookups read a handful of rows by key; aggregates scan and group whole tables.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<QueryKind>))]
+public enum QueryKind
+{
+    PointLookup,
+    Aggregate,
+}
+
+/// <summary>A typed, validated parameter of a registered query; referenced in its SQL as <c>@Name</c>.</summary>
+public sealed record QueryParameter(string Name, QueryParameterType Type, string Description)
+{
+    public bool Required { get; init; }
+
+    /// <summary>Used when the caller omits the parameter; null leaves an optional parameter unset (SQL NULL).</summary>
+    public object? Default { get; init; }
+
+    /// <summary>Inclusive bounds for Integer and Decimal parameters.</summary>
+    public decimal? Minimum { get; init; }
+
+    public decimal? Maximum { get; init; }
+
+    /// <summary>Inclusive bounds for Date parameters.</summary>
+    public DateOnly? MinimumDate { get; init; }
+
+    public DateOnly? MaximumDate { get; init; }
+
+    /// <summary>For Text parameters: the only accepted values (matched ignoring case, passed on as written here).</summary>
+    public IReadOnlyList<string>? AllowedValues { get; init; }
+
+    public int MaxLength { get; init; } = 100;
+}
+
+/// <summary>A result column: its name and one of integer, number, text, date, boolean.</summary>
+public sealed record QueryColumn(string Name, string Type);
+
+/// <summary>A rule across parameters (e.g. from ≤ to), reported against <paramref name="Parameter"/> when it fails.</summary>
+public sealed record QueryRule(string Parameter, string Message, Func<BoundParameters, bool> Holds);
+
+/// <summary>
+/// A registered query: the only way SQL reaches the database from the API. Its SQL is parameterized and fixed;
+/// callers choose a query by id and supply validated parameter values, never SQL text.
+/// </summary>
+public sealed record QueryDefinition(string Id, string Title, string Description, QueryKind Kind, string Sql)
+{
+    public IReadOnlyList<QueryParameter> Parameters { get; init; } = [];
+
+    public IReadOnlyList<QueryColumn> Columns { get; init; } = [];
+
+    /// <summary>Tables the query reads (cache tags and invalidation use these).</summary>
+    public IReadOnlyList<string> Tables { get; init; } = [];
+
+    public IReadOnlyList<QueryRule> Rules { get; init; } = [];
+}
+
+/// <summary>Parameter values after validation, by parameter name (case-insensitive).</summary>
+public sealed class BoundParameters(IReadOnlyDictionary<string, object?> values)
+{
+    private readonly FrozenDictionary<string, object?> _values = values.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
+    public IReadOnlyDictionary<string, object?> Values => _values;
+
+    public T? Get<T>(string name) => _values.TryGetValue(name, out var value) && value is T typed ? typed : default;
+}
+
+/// <summary>The registered queries by id.</summary>
+public sealed class QueryRegistry
+{
+    private readonly FrozenDictionary<string, QueryDefinition> _byId;
+
+    public QueryRegistry(IEnumerable<QueryDefinition> definitions)
+    {
+        ArgumentNullException.ThrowIfNull(definitions);
+        All = [.. definitions];
+        _byId = All.ToFrozenDictionary(d => d.Id, StringComparer.Ordinal);
+    }
+
+    public IReadOnlyList<QueryDefinition> All { get; }
+
+    public QueryDefinition? Find(string id) => _byId.GetValueOrDefault(id);
+}
