@@ -1,0 +1,191 @@
+using AspirePerf.Performance.Database.Queries;
+using AspirePerf.TestSupport;
+using AspirePerf.Workforce.Queries;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AspirePerf.Workforce.Tests;
+
+/// <summary>Every registered query against a seeded database, and against a tiny hand-written one with known answers.</summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class QueryExecutionTests(InfrastructureFixture infrastructure) : IAsyncLifetime
+{
+    private static readonly QueryRegistry Registry = new(WorkforceQueries.All);
+    private string _seeded = null!;
+    private string _handWritten = null!;
+
+    public async Task InitializeAsync()
+    {
+        _seeded = await infrastructure.CreateDatabaseAsync("queries_seeded");
+        await WorkforceDatabase.InitializeAsync(_seeded, seed: 11, scale: 6_000);
+        _handWritten = await infrastructure.CreateDatabaseAsync("queries_tiny");
+        await WorkforceDatabase.MigrateAsync(_handWritten);
+        await WorkforceDatabase.ExecuteAsync(_handWritten, TinyDataset);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public void The_registry_has_at_least_twelve_queries_with_point_lookups_and_aggregates()
+    {
+        Assert.True(Registry.All.Count >= 12);
+        Assert.Contains(Registry.All, q => q.Kind == QueryKind.PointLookup);
+        Assert.Contains(Registry.All, q => q.Kind == QueryKind.Aggregate);
+        Assert.Equal(Registry.All.Count, Registry.All.Select(q => q.Id).Distinct().Count());
+        Assert.All(Registry.All, q => Assert.All(q.Parameters, p => Assert.Contains("@" + p.Name, q.Sql, StringComparison.Ordinal)));
+    }
+
+    public static TheoryData<string> QueryIds() => [.. WorkforceQueries.All.Select(q => q.Id)];
+
+    [Theory]
+    [MemberData(nameof(QueryIds))]
+    public async Task Every_query_runs_on_a_seeded_database_and_returns_its_declared_columns(string id)
+    {
+        var query = Registry.Find(id)!;
+        var supplied = query.Parameters.Where(p => p.Required).Select(p => Raw(p.Name, "1"));
+
+        var result = await RunAsync(_seeded, id, supplied);
+
+        Assert.Equal(query.Columns, result.Columns);
+        Assert.NotEmpty(result.Rows);
+    }
+
+    [Fact]
+    public async Task Nationalization_share_counts_citizens_among_active_employees()
+    {
+        var result = await RunAsync(_handWritten, "nationalization-share", [Raw("asOf", "2025-06-30")]);
+
+        Assert.Equal([["CON", 2L, 2L, 1.0000m], ["FIN", 2L, 1L, 0.5000m]], result.Rows);
+    }
+
+    [Fact]
+    public async Task Workers_by_education_counts_active_spells_with_their_mean_wage()
+    {
+        var result = await RunAsync(_handWritten, "workers-by-education", [Raw("asOf", "2025-06-30")]);
+
+        Assert.Equal(
+            [["none", "citizen", 1L, 1800.00m], ["secondary", "expatriate", 1L, 2500.00m], ["bachelor", "citizen", 1L, 10000.00m], ["master", "citizen", 1L, 20000.00m]],
+            result.Rows);
+    }
+
+    [Fact]
+    public async Task Region_sector_heatmap_counts_active_spells_by_the_employers_region_and_sector()
+    {
+        var result = await RunAsync(_handWritten, "region-sector-heatmap", [Raw("asOf", "2025-06-30")]);
+
+        Assert.Equal([["CAP", "CON", 2L], ["COA", "FIN", 2L]], result.Rows);
+    }
+
+    [Fact]
+    public async Task New_hires_per_month_counts_spell_starts()
+    {
+        var result = await RunAsync(_handWritten, "new-hires-per-month", [Raw("from", "2025-01-01"), Raw("to", "2025-12-31")]);
+
+        Assert.Equal([[new DateOnly(2025, 2, 1), 1L], [new DateOnly(2025, 6, 1), 1L], [new DateOnly(2025, 7, 1), 1L]], result.Rows);
+    }
+
+    [Fact]
+    public async Task Vacancy_time_to_fill_averages_the_filled_vacancies_of_the_year_range()
+    {
+        var result = await RunAsync(_handWritten, "vacancy-time-to-fill", [Raw("fromYear", "2024"), Raw("toYear", "2024")]);
+
+        Assert.Equal(
+            [["1120", "Managers", 1L, 1L, 60.0m, 60.0m], ["9111", "Cleaners", 3L, 2L, 20.0m, 20.0m]],
+            result.Rows);
+    }
+
+    [Fact]
+    public async Task Employer_headcount_history_counts_spells_active_at_each_month_end()
+    {
+        var result = await RunAsync(_handWritten, "employer-headcount-history",
+            [Raw("employerId", "1"), Raw("from", "2025-01-01"), Raw("to", "2025-03-31")]);
+
+        Assert.Equal([[new DateOnly(2025, 1, 31), 3L], [new DateOnly(2025, 2, 28), 2L], [new DateOnly(2025, 3, 31), 2L]], result.Rows);
+    }
+
+    [Fact]
+    public async Task Top_employers_by_growth_ranks_by_headcount_change()
+    {
+        var result = await RunAsync(_handWritten, "top-employers-by-growth",
+            [Raw("from", "2025-01-01"), Raw("to", "2025-06-30"), Raw("minHeadcount", "0")]);
+
+        Assert.Equal([[2, "B", "FIN", 0L, 2L, 2L, null], [1, "A", "CON", 3L, 2L, -1L, -33.3m]], result.Rows);
+    }
+
+    [Fact]
+    public async Task A_query_past_its_statement_timeout_is_cancelled_and_its_connection_returns_to_the_pool()
+    {
+        // Two connections at most: a leaked connection per timeout would exhaust the pool by the third attempt.
+        var builder = new NpgsqlConnectionStringBuilder(_seeded) { MaxPoolSize = 2, Timeout = 5 };
+        await using var dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+        var executor = new QueryExecutor(dataSource, Options.Create(new QueryExecutionOptions
+        {
+            StatementTimeoutMsByQuery = { ["employment-by-sector-quarter"] = 1 },
+        }));
+        var heavy = Registry.Find("employment-by-sector-quarter")!;
+        var (values, _) = QueryParameterBinder.Bind(heavy, [Raw("from", "2015-01-01"), Raw("to", "2025-12-31")]);
+
+        for (var i = 0; i < 5; i++)
+        {
+            var error = await Assert.ThrowsAsync<QueryTimeoutException>(() => executor.ExecuteAsync(heavy, values!, CancellationToken.None));
+            Assert.Equal(1, error.TimeoutMs);
+        }
+        var profile = Registry.Find("employer-profile")!;
+        var (profileValues, _) = QueryParameterBinder.Bind(profile, [Raw("employerId", "1")]);
+        var after = await executor.ExecuteAsync(profile, profileValues!, CancellationToken.None);
+
+        Assert.Equal(1, after.RowCount);
+    }
+
+    [Fact]
+    public async Task Queries_run_read_only()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(_handWritten);
+        var executor = new QueryExecutor(dataSource, Options.Create(new QueryExecutionOptions()));
+        var write = new QueryDefinition("write-attempt", "Write attempt", "Must be refused.", QueryKind.PointLookup, "DELETE FROM vacancies RETURNING id");
+
+        var error = await Assert.ThrowsAsync<PostgresException>(() =>
+            executor.ExecuteAsync(write, new BoundParameters(new Dictionary<string, object?>()), CancellationToken.None));
+
+        Assert.Equal("25006", error.SqlState); // read_only_sql_transaction
+        Assert.Equal(5, await WorkforceDatabase.CountAsync(_handWritten, "vacancies"));
+    }
+
+    private async Task<QueryResult> RunAsync(string connectionString, string id, IEnumerable<KeyValuePair<string, IReadOnlyList<string?>>> raw)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        var executor = new QueryExecutor(dataSource, Options.Create(new QueryExecutionOptions()));
+        var query = Registry.Find(id)!;
+        var (values, errors) = QueryParameterBinder.Bind(query, raw);
+        Assert.True(values is not null, string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(", ", e.Value)}")));
+        return await executor.ExecuteAsync(query, values, CancellationToken.None);
+    }
+
+    private static KeyValuePair<string, IReadOnlyList<string?>> Raw(string name, string value) => new(name, [value]);
+
+    /// <summary>
+    /// At 2025-06-30: employer 1 (CON, CAP) has spells 1 and 5 active, employer 2 (FIN, COA) has 3 and 4 (4 starts that
+    /// day, 5 ends that day: both count). Spell 2 ended 2025-01-31, spell 6 starts 2025-07-01.
+    /// </summary>
+    private const string TinyDataset = """
+        INSERT INTO sectors (id, code, name) VALUES (1, 'CON', 'Construction'), (6, 'FIN', 'Finance');
+        INSERT INTO regions (id, code, name) VALUES (1, 'CAP', 'Capital'), (2, 'COA', 'Coastal');
+        INSERT INTO occupations (id, code, title, major_group, skill_level) VALUES (1, '1120', 'Managers', 1, 4), (31, '9111', 'Cleaners', 9, 1);
+        INSERT INTO employers (id, name, sector_id, region_id, size_band, ownership, founded_year) VALUES
+          (1, 'A', 1, 1, 'small', 'private', 2000), (2, 'B', 6, 2, 'micro', 'public', 2010);
+        INSERT INTO persons (id, nationality_group, gender, birth_year, education) VALUES
+          (1, 'citizen', 'female', 1990, 'bachelor'), (2, 'expatriate', 'male', 1985, 'secondary'),
+          (3, 'citizen', 'male', 1980, 'master'), (4, 'citizen', 'female', 1975, 'none'), (5, 'expatriate', 'male', 1995, 'secondary');
+        INSERT INTO employment_spells (id, person_id, employer_id, occupation_id, start_date, end_date, monthly_wage, contract_type) VALUES
+          (1, 1, 1, 1, '2020-01-01', NULL, 10000, 'permanent'),
+          (2, 2, 1, 31, '2024-03-15', '2025-01-31', 2000, 'fixed_term'),
+          (3, 2, 2, 31, '2025-02-10', NULL, 2500, 'fixed_term'),
+          (4, 3, 2, 1, '2025-06-30', NULL, 20000, 'permanent'),
+          (5, 4, 1, 31, '2023-05-01', '2025-06-30', 1800, 'part_time'),
+          (6, 5, 1, 31, '2025-07-01', NULL, 2200, 'temporary');
+        INSERT INTO vacancies (id, employer_id, occupation_id, posted_date, filled_date, offered_wage) VALUES
+          (1, 1, 31, '2024-01-10', '2024-01-20', 2000), (2, 1, 31, '2024-03-01', '2024-03-31', 2100),
+          (3, 2, 31, '2024-05-01', NULL, 2300), (4, 2, 1, '2024-02-01', '2024-04-01', 15000),
+          (5, 2, 1, '2023-12-31', '2024-01-05', 16000);
+        """;
+}
