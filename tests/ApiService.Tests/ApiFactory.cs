@@ -8,16 +8,25 @@ namespace AspirePerf.ApiService.Tests;
 /// The ApiService in-process, configured exactly as a host configures it: connection strings and service
 /// discovery through the keys Aspire injects.
 /// </summary>
-public sealed class ApiFactory(string workforceConnectionString, string cacheConnectionString, int? workerPort = null)
+public sealed class ApiFactory(
+    string workforceConnectionString,
+    string cacheConnectionString,
+    int? workerPort = null,
+    Dictionary<string, string>? settings = null,
+    string environment = "Development")
     : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Development");
+        builder.UseEnvironment(environment);
         builder.UseSetting("ConnectionStrings:workforce", workforceConnectionString);
         builder.UseSetting("ConnectionStrings:cache", cacheConnectionString);
         // No worker runs in these tests: point discovery at a port nothing listens on, so its row is honest.
         builder.UseSetting("services:worker:http:0", $"http://localhost:{workerPort ?? FreePort.Next()}");
+        foreach (var (key, value) in settings ?? [])
+        {
+            builder.UseSetting(key, value);
+        }
     }
 }
 
