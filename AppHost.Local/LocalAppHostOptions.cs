@@ -26,6 +26,12 @@ public sealed class LocalAppHostOptions
     /// <summary>How long to wait for each project's /health (the worker migrates and seeds first).</summary>
     public int HealthTimeoutSeconds { get; set; } = 300;
 
+    /// <summary>
+    /// Extra environment variables per project, like Aspire's <c>WithEnvironment</c>:
+    /// <c>--ExtraEnvironment:worker:Seeding__Scale=20000</c> seeds a small database.
+    /// </summary>
+    public Dictionary<string, Dictionary<string, string>> ExtraEnvironment { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Extra PostgreSQL settings passed as <c>-c name=value</c>.</summary>
     public Dictionary<string, string> PostgresSettings { get; set; } = [];
 

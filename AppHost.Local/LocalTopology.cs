@@ -78,7 +78,8 @@ public sealed class LocalTopology(LocalAppHostOptions options, TextWriter log) :
 
     private async Task StartProjectAsync(ProjectResource project, Func<AspireEnvironment, AspireEnvironment> references, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var env = references(AspireEnvironment.ForProject(project.Name, project.HttpEndpoint, options.Environment, options.OtlpEndpoint));
+        var env = references(AspireEnvironment.ForProject(project.Name, project.HttpEndpoint, options.Environment, options.OtlpEndpoint))
+            .WithEnvironment(options.ExtraEnvironment.GetValueOrDefault(project.Name) ?? []);
         var process = project.Start(env.Variables, log, typeof(LocalTopology).Assembly);
         _stopInReverse.Add(() => process.StopAsync(ManagedProcess.SigTerm, TimeSpan.FromSeconds(15)));
         log.WriteLine($"[apphost] started {project.Name} (pid {process.Id}) on {project.HttpEndpoint}");

@@ -1,4 +1,6 @@
+using AspirePerf.Workforce.Seeding;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace AspirePerf.ApiService.Apis;
@@ -13,7 +15,23 @@ public static class SystemApi
             .WithName("GetResourceHealth")
             .WithSummary("Live health of every resource")
             .WithDescription("Runs the API's own health checks (PostgreSQL, Redis) and asks the worker for its /health.");
+        api.MapGet("/workload", GetWorkloadAsync)
+            .WithName("GetWorkload")
+            .WithSummary("What the workforce database was seeded with")
+            .WithDescription("Seed, scale, rows and seeding time from the seed marker; 404 when the database was never seeded.");
         return api;
+    }
+
+    public static async Task<Results<Ok<WorkloadInfo>, ProblemHttpResult>> GetWorkloadAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var marker = await WorkforceSeeder.ReadMarkerAsync(dataSource, cancellationToken);
+        if (marker is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not seeded",
+                detail: "The workforce database has no seed marker: the worker has not seeded it (or seeding is disabled).");
+        }
+        return TypedResults.Ok(new WorkloadInfo(marker.Seed, marker.Scale, marker.Version, marker.Rows, Math.Round(marker.DurationMs, 1),
+            Math.Round(marker.Rows / (marker.DurationMs / 1000), 0), marker.Checksum, marker.SeededAt));
     }
 
     public static async Task<Ok<SystemHealth>> GetResourcesAsync(
@@ -53,6 +71,8 @@ public static class SystemApi
         return new(resource, kind, worst.ToString(), Math.Round(entries.Max(e => e.Value.Duration.TotalMilliseconds), 2), description);
     }
 }
+
+public sealed record WorkloadInfo(int Seed, int Scale, int Version, long Rows, double SeedingMs, double RowsPerSecond, string Checksum, DateTimeOffset SeededAt);
 
 public sealed record SystemHealth(DateTimeOffset CheckedAt, IReadOnlyList<ResourceHealth> Resources);
 

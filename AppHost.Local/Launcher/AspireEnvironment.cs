@@ -87,6 +87,17 @@ public sealed class AspireEnvironment
         return this;
     }
 
+    /// <summary><c>WithEnvironment(name, value)</c> for each pair.</summary>
+    public AspireEnvironment WithEnvironment(IReadOnlyDictionary<string, string> variables)
+    {
+        ArgumentNullException.ThrowIfNull(variables);
+        foreach (var (name, value) in variables)
+        {
+            _variables[name] = value;
+        }
+        return this;
+    }
+
     private static string EnvName(string name) =>
         new([.. name.ToUpperInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_')]);
 }

@@ -1,4 +1,6 @@
+using System.Net;
 using AspirePerf.Dashboard.Web.Services;
+using Microsoft.Extensions.Http.Resilience;
 
 namespace AspirePerf.Dashboard.Web.Extensions;
 
@@ -8,6 +10,28 @@ internal static class Extensions
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         // The dashboard knows the API only over HTTP, found through service discovery (services__apiservice__*).
-        builder.Services.AddHttpClient<AspirePerfApiClient>(client => client.BaseAddress = new("https+http://apiservice"));
+        var api = builder.Services.AddHttpClient<AspirePerfApiClient>(client =>
+        {
+            client.BaseAddress = new("https+http://apiservice");
+            // The resilience handler below owns the timeouts.
+            client.Timeout = Timeout.InfiniteTimeSpan;
+        });
+
+        // The ServiceDefaults handler (10 s per attempt, retry on any 5xx) would cut a query off before the API's own
+        // statement timeout (30 s by default) answers, then run it again; and a 504 from that timeout repeats
+        // identically, so it is not retried. RemoveAllResilienceHandlers is how Aspire's docs replace the default
+        // handler for one client; it is only marked experimental.
+#pragma warning disable EXTEXP0001
+        api.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        api.AddStandardResilienceHandler(options =>
+        {
+            options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(40);
+            options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(90);
+            options.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(80);
+            options.Retry.ShouldHandle = args => ValueTask.FromResult(
+                args.Outcome.Result?.StatusCode != HttpStatusCode.GatewayTimeout
+                && HttpClientResiliencePredicates.IsTransient(args.Outcome));
+        });
     }
 }

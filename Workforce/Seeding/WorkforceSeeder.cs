@@ -82,6 +82,9 @@ public sealed partial class WorkforceSeeder(NpgsqlDataSource dataSource, TimePro
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await ExecuteAsync(connection,
             "TRUNCATE employment_spells, vacancies, persons, employers, occupations, sectors, regions, seed_markers", cancellationToken);
+        // PostgreSQL's advice for bulk loads: drop foreign keys, load, re-add them. Re-adding validates each constraint
+        // with one join instead of a trigger call per row (millions of index probes), and keeps every constraint.
+        var foreignKeys = await DropForeignKeysAsync(connection, cancellationToken);
 
         await CopyAsync(connection, "sectors (id, code, name)", ReferenceData.Sectors, async (w, s, ct) =>
         {
@@ -156,6 +159,11 @@ public sealed partial class WorkforceSeeder(NpgsqlDataSource dataSource, TimePro
             await w.WriteAsync(v.OfferedWage, NpgsqlDbType.Numeric, ct);
         }, tracker, "vacancies", cancellationToken);
 
+        foreach (var (table, name, definition) in foreignKeys)
+        {
+            await ExecuteAsync(connection, $"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}", cancellationToken);
+        }
+
         var marker = new SeedMarker
         {
             Id = 1,
@@ -186,8 +194,12 @@ public sealed partial class WorkforceSeeder(NpgsqlDataSource dataSource, TimePro
         return new(SeedResult.Seeded, marker);
     }
 
-    public async Task<SeedMarker?> ReadMarkerAsync(CancellationToken cancellationToken)
+    public Task<SeedMarker?> ReadMarkerAsync(CancellationToken cancellationToken) => ReadMarkerAsync(dataSource, cancellationToken);
+
+    /// <summary>The seed marker, or null when the database was never seeded.</summary>
+    public static async Task<SeedMarker?> ReadMarkerAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(dataSource);
         await using var command = dataSource.CreateCommand(
             "SELECT version, seed, scale, checksum, rows, duration_ms, seeded_at FROM seed_markers WHERE id = 1");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -252,6 +264,31 @@ public sealed partial class WorkforceSeeder(NpgsqlDataSource dataSource, TimePro
         }
         await importer.CompleteAsync(cancellationToken);
         tracker.Advance(table, sinceReport);
+    }
+
+    /// <summary>Drops the foreign keys of the workload tables and returns them (quoted names, definitions) for re-adding.</summary>
+    private static async Task<List<(string Table, string Name, string Definition)>> DropForeignKeysAsync(
+        NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var foreignKeys = new List<(string, string, string)>();
+        await using (var read = new NpgsqlCommand("""
+            SELECT quote_ident(cl.relname), quote_ident(c.conname), pg_get_constraintdef(c.oid)
+            FROM pg_constraint c JOIN pg_class cl ON cl.oid = c.conrelid
+            WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+            ORDER BY 1, 2
+            """, connection))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                foreignKeys.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+            }
+        }
+        foreach (var (table, name, _) in foreignKeys)
+        {
+            await ExecuteAsync(connection, $"ALTER TABLE {table} DROP CONSTRAINT {name}", cancellationToken);
+        }
+        return foreignKeys;
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)

@@ -32,6 +32,7 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
             $"--Ports:Postgres={ports.Postgres}", $"--Ports:Cache={ports.Cache}", $"--Ports:ApiService={ports.ApiService}",
             $"--Ports:Dashboard={ports.Dashboard}", $"--Ports:Worker={ports.Worker}",
             "--PostgresSettings:fsync=off",
+            "--ExtraEnvironment:worker:Seeding__Scale=20000",
         ], log);
         try
         {

@@ -44,6 +44,12 @@ public sealed class SchemaAndSeedingTests(InfrastructureFixture infrastructure)
         Assert.Equal(a.Marker.Checksum, await WorkforceDatabase.ChecksumAsync(second));
         Assert.NotEqual(a.Marker.Checksum, c.Marker!.Checksum);
         Assert.Equal(3_000, await WorkforceDatabase.CountAsync(first, "employment_spells"));
+        // The seeder drops foreign keys for the bulk load: all seven must be back, and validated.
+        await using var connection = new NpgsqlConnection(first);
+        await connection.OpenAsync();
+        var validated = await ReadStringsAsync(connection,
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND convalidated AND connamespace = 'public'::regnamespace");
+        Assert.Equal(7, validated.Count);
     }
 
     [Fact]

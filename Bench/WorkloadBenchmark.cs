@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace AspirePerf.Bench;
+
+/// <summary>
+/// Measures the workload as a client sees it: the seed marker's seeding time, then every registered query run
+/// sequentially with its defaults. Reports the server's execution time (database and materialisation) and the
+/// client's wall time, median of the runs after warm-up. Prints a Markdown table for docs/workload.md.
+/// </summary>
+public static class WorkloadBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var api = new Uri(Option(args, "--api") ?? "http://localhost:5380");
+        var runs = int.Parse(Option(args, "--runs") ?? "5", CultureInfo.InvariantCulture);
+        var warmup = int.Parse(Option(args, "--warmup") ?? "1", CultureInfo.InvariantCulture);
+        using var http = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromMinutes(5) };
+
+        using var workload = JsonDocument.Parse(await http.GetStringAsync("/api/v1/system/workload"));
+        var w = workload.RootElement;
+        Console.WriteLine($"Seeded: seed {w.GetProperty("seed")}, scale {w.GetProperty("scale").GetInt32():N0} employment rows, " +
+            $"{w.GetProperty("rows").GetInt64():N0} rows in all, {w.GetProperty("seedingMs").GetDouble() / 1000:0.0} s, " +
+            $"{w.GetProperty("rowsPerSecond").GetDouble():N0} rows/s");
+        Console.WriteLine();
+
+        using var registry = JsonDocument.Parse(await http.GetStringAsync("/api/v1/queries"));
+        Console.WriteLine($"| query | kind | rows | server ms (median) | min | max | client ms (median) |");
+        Console.WriteLine($"|---|---|---:|---:|---:|---:|---:|");
+        foreach (var query in registry.RootElement.EnumerateArray())
+        {
+            var id = query.GetProperty("id").GetString()!;
+            // Required parameters get 1 (every required parameter today is an id); everything else takes its default.
+            var parameters = string.Join('&', query.GetProperty("parameters").EnumerateArray()
+                .Where(p => p.GetProperty("required").GetBoolean())
+                .Select(p => $"{p.GetProperty("name").GetString()}=1"));
+            var url = $"/api/v1/queries/{id}{(parameters.Length > 0 ? "?" + parameters : "")}";
+            var server = new List<double>();
+            var client = new List<double>();
+            var rows = 0;
+            for (var i = 0; i < warmup + runs; i++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var response = await http.GetAsync(url);
+                response.EnsureSuccessStatusCode();
+                var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+                var wall = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (i >= warmup)
+                {
+                    server.Add(body.GetProperty("executionMs").GetDouble());
+                    client.Add(wall);
+                    rows = body.GetProperty("rowCount").GetInt32();
+                }
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| `{id}` | {query.GetProperty("kind").GetString()} | {rows} | {Median(server):0.0} | {server.Min():0.0} | {server.Max():0.0} | {Median(client):0.0} |"));
+        }
+        return 0;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    }
+}
