@@ -15,6 +15,11 @@ internal static class Extensions
             client.BaseAddress = new("https+http://apiservice");
             // The resilience handler below owns the timeouts.
             client.Timeout = Timeout.InfiniteTimeSpan;
+            // Needed only where the API requires a reader key for reads (ApiKeys:RequireReaderForReads).
+            if (builder.Configuration["Dashboard:ApiKey"] is { Length: > 0 } key)
+            {
+                client.DefaultRequestHeaders.Add("X-Api-Key", key);
+            }
         });
 
         // The ServiceDefaults handler (10 s per attempt, retry on any 5xx) would cut a query off before the API's own

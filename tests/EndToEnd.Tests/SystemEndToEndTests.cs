@@ -111,9 +111,13 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
             firstCheck,
             new PageWaitForFunctionOptions { Timeout = 30_000 });
 
-        var screenshot = Path.Combine(LocalAppHostOptions.RepositoryRoot, "artifacts", "test-results", "dashboard-resources.png");
-        Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
+        var screenshot = Path.Combine(ScreenshotDirectory, "dashboard-resources.png");
+        Directory.CreateDirectory(ScreenshotDirectory);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
         output.WriteLine($"Dashboard screenshot: {screenshot}");
+
+        await QueryExplorerPage.AssertRunsAQueryAndShowsFieldErrorsAsync(page, dashboardPort, ScreenshotDirectory, output);
     }
+
+    private static string ScreenshotDirectory => Path.Combine(LocalAppHostOptions.RepositoryRoot, "artifacts", "test-results");
 }
