@@ -16,6 +16,7 @@ app.MapDefaultEndpoints();
 app.MapApiReference();
 app.MapSystemApi();
 app.MapQueriesApi();
+app.MapPerfApi();
 
 app.Run();
 

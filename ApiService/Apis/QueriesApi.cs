@@ -1,7 +1,12 @@
 using System.Globalization;
 using AspirePerf.ApiService.Authentication;
+using System.Text.Json;
+using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database.Queries;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace AspirePerf.ApiService.Apis;
 
@@ -9,6 +14,8 @@ namespace AspirePerf.ApiService.Apis;
 public static class QueriesApi
 {
     public const string ExecTimeHeader = "X-Exec-Time";
+    public const string CacheHeader = "X-Cache";
+    public const string CacheKeyHeader = "X-Cache-Key";
 
     public static RouteGroupBuilder MapQueriesApi(this IEndpointRouteBuilder app)
     {
@@ -20,18 +27,23 @@ public static class QueriesApi
             .WithName("RunQuery")
             .WithSummary("Run a registered query")
             .WithDescription("Parameters come from the query string and are validated against the query's schema. " +
-                "Unknown id: 404. Invalid parameters: 400 naming each. Statement timeout: 504.");
+                "Unknown id: 404. Invalid parameters: 400 naming each. Statement timeout: 504. Database down and nothing cached: 503. " +
+                "X-Cache tells HIT, MISS, STALE (recomputing failed; last good value) or BYPASS; X-Exec-Time the computation's cost in ms.")
+            .Produces<QueryResponse>(StatusCodes.Status200OK, "application/json");
         return api;
     }
 
     public static Ok<IReadOnlyList<QueryDescriptor>> ListQueries(QueryRegistry registry) =>
         TypedResults.Ok<IReadOnlyList<QueryDescriptor>>([.. registry.All.Select(QueryDescriptor.From)]);
 
-    public static async Task<Results<Ok<QueryResponse>, ValidationProblem, ProblemHttpResult>> RunQueryAsync(
+    public static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> RunQueryAsync(
         string id,
         HttpContext context,
         QueryRegistry registry,
         QueryExecutor executor,
+        AdaptiveCache cache,
+        IOptions<JsonOptions> json,
+        TimeProvider time,
         CancellationToken cancellationToken)
     {
         if (registry.Find(id) is not { } query)
@@ -49,12 +61,28 @@ public static class QueriesApi
             return TypedResults.ValidationProblem(errors, title: $"Invalid parameters for query '{query.Id}'");
         }
 
+        var request = new CacheRequest(cache.KeyFor(query.Id, parameters.Values), query.CacheProfile, query.Id,
+            [.. query.Tables.Select(t => "table:" + t), "query:" + query.Id]);
         try
         {
-            var result = await executor.ExecuteAsync(query, parameters, cancellationToken);
-            context.Response.Headers[ExecTimeHeader] = result.ExecutionMs.ToString("0.00", CultureInfo.InvariantCulture);
-            return TypedResults.Ok(new QueryResponse(query.Id, query.Title, parameters.Values, result.Columns, result.Rows,
-                result.RowCount, result.Truncated, Math.Round(result.ExecutionMs, 2)));
+            var lookup = await cache.GetOrCreateAsync(request, async ct =>
+            {
+                var result = await executor.ExecuteAsync(query, parameters, ct);
+                var response = new QueryResponse(query.Id, query.Title, parameters.Values, result.Columns, result.Rows,
+                    result.RowCount, result.Truncated, Math.Round(result.ExecutionMs, 2));
+                var body = JsonSerializer.SerializeToUtf8Bytes(response, json.Value.SerializerOptions);
+                return new CachedPayload(body, JsonContentType, result.ExecutionMs, time.GetUtcNow());
+            }, cancellationToken);
+
+            var headers = context.Response.Headers;
+            headers[CacheHeader] = lookup.Outcome.ToString().ToUpperInvariant();
+            headers[CacheKeyHeader] = request.Key;
+            headers[ExecTimeHeader] = lookup.Payload.CostMs.ToString("0.00", CultureInfo.InvariantCulture);
+            if (lookup.Outcome is CacheOutcome.Hit or CacheOutcome.Stale)
+            {
+                headers.Age = Math.Max(0, (long)(time.GetUtcNow() - lookup.Payload.CreatedAt).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            }
+            return TypedResults.Bytes(lookup.Payload.Body, lookup.Payload.ContentType);
         }
         catch (QueryTimeoutException ex)
         {
@@ -63,7 +91,16 @@ public static class QueriesApi
                 title: "Query timed out",
                 detail: $"{ex.Message} Narrow the parameters, or raise Queries:StatementTimeoutMsByQuery:{query.Id}.");
         }
+        catch (NpgsqlException ex) when (ex is not PostgresException && !cancellationToken.IsCancellationRequested)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "Database unavailable",
+                detail: $"The query could not reach PostgreSQL and no cached answer was available: {ex.Message}");
+        }
     }
+
+    private const string JsonContentType = "application/json; charset=utf-8";
 }
 
 public sealed record QueryDescriptor(

@@ -1,6 +1,9 @@
 using AspirePerf.ApiService.Apis;
 using AspirePerf.ApiService.Authentication;
+using AspirePerf.Performance.Caching;
+using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Workforce.Extensions;
+using Microsoft.Extensions.Options;
 using AspirePerf.Workforce.Data;
 using Polly;
 using Scalar.AspNetCore;
@@ -18,6 +21,8 @@ internal static class Extensions
         builder.AddNpgsqlDataSource(WorkforceDatabase);
         builder.AddRedisClient(Cache);
         builder.Services.AddWorkforceQueries(builder.Configuration);
+        builder.Services.AddAdaptiveCaching(builder.Configuration);
+        builder.Services.AddSingleton<IValidateOptions<CachingOptions>, QueryCacheProfilesExist>();
         builder.AddApiKeyAuthentication();
 
         builder.Services.AddProblemDetails();
@@ -38,5 +43,17 @@ internal static class Extensions
         app.MapOpenApi();
         app.MapScalarApiReference(options => options.WithTitle("AspirePerf API"));
         return app;
+    }
+}
+
+/// <summary>Every registered query's cache profile must be configured: checked at start, not at the first request.</summary>
+internal sealed class QueryCacheProfilesExist(QueryRegistry registry) : IValidateOptions<CachingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CachingOptions options)
+    {
+        var missing = registry.All.Where(q => !options.Profiles.ContainsKey(q.CacheProfile))
+            .Select(q => $"Query '{q.Id}' uses cache profile '{q.CacheProfile}', which Caching:Profiles does not define.")
+            .ToList();
+        return missing.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(missing);
     }
 }

@@ -23,6 +23,8 @@ public sealed class ApiFactory(
         builder.UseSetting("ConnectionStrings:cache", cacheConnectionString);
         // No worker runs in these tests: point discovery at a port nothing listens on, so its row is honest.
         builder.UseSetting("services:worker:http:0", $"http://localhost:{workerPort ?? FreePort.Next()}");
+        // Test classes share one Redis: a namespace of their own keeps one class's cached answers from another's database.
+        builder.UseSetting("Caching:Namespace", "t" + Guid.NewGuid().ToString("N")[..12]);
         foreach (var (key, value) in settings ?? [])
         {
             builder.UseSetting(key, value);

@@ -63,6 +63,9 @@ public sealed record QueryDefinition(string Id, string Title, string Description
 
     public IReadOnlyList<QueryColumn> Columns { get; init; } = [];
 
+    /// <summary>The cache profile (content type) that decides how long and where results are cached.</summary>
+    public string CacheProfile { get; init; } = "aggregate";
+
     /// <summary>Tables the query reads (cache tags and invalidation use these).</summary>
     public IReadOnlyList<string> Tables { get; init; } = [];
 

@@ -1,0 +1,62 @@
+using AspirePerf.ApiService.Authentication;
+using AspirePerf.Performance.Caching;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AspirePerf.ApiService.Apis;
+
+/// <summary>The performance layer's operator surface: cache statistics and invalidation.</summary>
+public static class PerfApi
+{
+    public static RouteGroupBuilder MapPerfApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/perf").WithTags("Performance");
+        api.MapGet("/cache", GetCacheStatistics)
+            .RequireAuthorization(ApiPolicies.Reader)
+            .WithName("GetCacheStatistics")
+            .WithSummary("Cache statistics: hit ratio overall and per profile, L1 entries and bytes, cost saved");
+        api.MapPost("/cache/invalidate", InvalidateAsync)
+            .RequireAuthorization(ApiPolicies.Operator)
+            .WithName("InvalidateCache")
+            .WithSummary("Invalidate one key, one tag (e.g. table:employment_spells) or everything, on every node");
+        return api;
+    }
+
+    public static Ok<CacheStatisticsSnapshot> GetCacheStatistics(AdaptiveCache cache) => TypedResults.Ok(cache.Statistics());
+
+    public static async Task<Results<Ok<InvalidationResult>, ValidationProblem>> InvalidateAsync(
+        InvalidationRequest request, AdaptiveCache cache, CancellationToken cancellationToken)
+    {
+        var given = new[] { request.Key is not null, request.Tag is not null, request.All == true }.Count(x => x);
+        if (given != 1)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["request"] = ["Give exactly one of 'key', 'tag' or 'all': true."],
+            }, title: "Invalid invalidation request");
+        }
+        if (request.Key is { } key)
+        {
+            if (string.IsNullOrWhiteSpace(key) || key.Length > 512)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["key"] = ["Must be 1 to 512 characters."] });
+            }
+            await cache.InvalidateKeyAsync(key, cancellationToken);
+            return TypedResults.Ok(new InvalidationResult("key", key));
+        }
+        if (request.Tag is { } tag)
+        {
+            if (string.IsNullOrWhiteSpace(tag) || tag.Length > 200 || tag == "*")
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["tag"] = ["Must be 1 to 200 characters and not '*' (use all)."] });
+            }
+            await cache.InvalidateTagAsync(tag, cancellationToken);
+            return TypedResults.Ok(new InvalidationResult("tag", tag));
+        }
+        await cache.InvalidateAllAsync(cancellationToken);
+        return TypedResults.Ok(new InvalidationResult("all", "*"));
+    }
+}
+
+public sealed record InvalidationRequest(string? Key, string? Tag, bool? All);
+
+public sealed record InvalidationResult(string Kind, string Value);

@@ -1,0 +1,309 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AspirePerf.Performance.Caching;
+
+public enum CacheOutcome
+{
+    Hit,
+    Miss,
+    Stale,
+    Bypass,
+}
+
+public enum CacheTier
+{
+    L1,
+    L2,
+    Source,
+}
+
+/// <summary>One cacheable operation: its key, profile, tags (e.g. <c>table:employment_spells</c>) and operation name.</summary>
+public sealed record CacheRequest(string Key, string Profile, string Operation, IReadOnlyList<string> Tags);
+
+public sealed record CacheLookup(CachedPayload Payload, CacheOutcome Outcome, CacheTier Tier, TimeSpan? Ttl, string? Reason);
+
+/// <summary>
+/// HybridCache (L1 memory + L2 Redis, tags, serialization) plus what it lacks:
+/// <list type="bullet">
+/// <item>adaptive TTL and admission from the measured cost and size of each result (<see cref="CachePolicy"/>) —
+/// HybridCache fixes entry options before the factory runs, so a miss is computed here, under our own
+/// single-flight per key, and stored with <c>SetAsync</c>;</item>
+/// <item>fail-safe: the last good value of each key is kept for a grace period and served (STALE) when recomputing fails;</item>
+/// <item>cross-node invalidation through <see cref="CacheBackplane"/> (HybridCache has no backplane);</item>
+/// <item>outcome per lookup (hit tier, miss, stale, bypass), metrics and statistics.</item>
+/// </list>
+/// </summary>
+public sealed partial class AdaptiveCache : IDisposable
+{
+    private readonly HybridCache _cache;
+    private readonly IMemoryCache _l1;
+    private readonly IOptionsMonitor<CachingOptions> _options;
+    private readonly CacheMetrics _metrics;
+    private readonly CacheStatistics _statistics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AdaptiveCache> _logger;
+    private readonly ConcurrentDictionary<string, Task<CachedPayload>> _inFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _cheapOperations = new(StringComparer.Ordinal);
+    private readonly MemoryCache _lastGood = new(new MemoryCacheOptions { SizeLimit = 256L * 1024 * 1024 });
+
+    public AdaptiveCache(HybridCache cache, IMemoryCache l1, IOptionsMonitor<CachingOptions> options, CacheMetrics metrics,
+        CacheStatistics statistics, TimeProvider time, ILogger<AdaptiveCache> logger)
+    {
+        _cache = cache;
+        _l1 = l1;
+        _options = options;
+        _metrics = metrics;
+        _statistics = statistics;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Identifies this process on the backplane, so it ignores its own messages.</summary>
+    public string NodeId { get; } = Guid.NewGuid().ToString("N");
+
+    public CachingOptions Options => _options.CurrentValue;
+
+    /// <summary>Raised after every local invalidation so the backplane can tell the other nodes.</summary>
+    public event Func<CacheInvalidation, Task>? Invalidated;
+
+    public string KeyFor(string operation, IEnumerable<KeyValuePair<string, object?>> parameters)
+    {
+        var settings = _options.CurrentValue;
+        return CacheKeys.For(settings.Namespace, settings.SchemaVersion, operation, parameters);
+    }
+
+    public async Task<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(factory);
+        var settings = _options.CurrentValue;
+        var started = Stopwatch.GetTimestamp();
+        if (!settings.Profiles.TryGetValue(request.Profile, out var profile))
+        {
+            throw new InvalidOperationException($"Cache profile '{request.Profile}' is not configured (Caching:Profiles).");
+        }
+
+        var bypassReason = !settings.Enabled ? "caching disabled"
+            : profile.NeverCache ? "profile never caches"
+            : settings.Admission.ExcludedOperations.Contains(request.Operation, StringComparer.Ordinal) ? "operation excluded"
+            : IsKnownCheap(request.Operation) ? "cheaper to recompute"
+            : null;
+        if (bypassReason is not null)
+        {
+            var computed = await factory(cancellationToken);
+            return Record(request, new CacheLookup(computed, CacheOutcome.Bypass, CacheTier.Source, null, bypassReason), started);
+        }
+
+        var probe = new L2Probe();
+        L2Probe.Current = probe;
+        CachedPayload? hit = null;
+        try
+        {
+            hit = await _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+                ProbeOptions(profile.UseL1), request.Tags, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogProbeFailed(ex, request.Key);
+        }
+        finally
+        {
+            L2Probe.Current = null;
+        }
+        if (hit is not null)
+        {
+            return Record(request, new CacheLookup(hit, CacheOutcome.Hit, probe.Hit ? CacheTier.L2 : CacheTier.L1, null, null), started);
+        }
+
+        var computation = new TaskCompletionSource<CachedPayload>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shared = _inFlight.GetOrAdd(request.Key, computation.Task);
+        TimeSpan? ttl = null;
+        string? reason = null;
+        if (shared == computation.Task)
+        {
+            // The leader computes for everyone waiting on this key; a caller that gives up does not cancel the others.
+            try
+            {
+                var payload = await factory(CancellationToken.None);
+                (ttl, reason) = await StoreAsync(request, profile, settings, payload);
+                computation.SetResult(payload);
+            }
+            catch (Exception ex)
+            {
+                computation.SetException(ex);
+            }
+            finally
+            {
+                _inFlight.TryRemove(new KeyValuePair<string, Task<CachedPayload>>(request.Key, computation.Task));
+            }
+        }
+
+        try
+        {
+            var payload = await shared.WaitAsync(cancellationToken);
+            return Record(request, new CacheLookup(payload, CacheOutcome.Miss, CacheTier.Source, ttl, reason), started);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && _lastGood.TryGetValue(request.Key, out CachedPayload? stale) && stale is not null)
+        {
+            LogServedStale(ex, request.Key, _time.GetUtcNow() - stale.CreatedAt);
+            return Record(request, new CacheLookup(stale, CacheOutcome.Stale, CacheTier.L1, null, ex.Message), started);
+        }
+    }
+
+    private async Task<(TimeSpan? Ttl, string Reason)> StoreAsync(CacheRequest request, CacheProfile profile, CachingOptions settings, CachedPayload payload)
+    {
+        var decision = CachePolicy.Decide(profile, settings.Admission, request.Operation, payload.CostMs, payload.Body.Length);
+        if (!decision.Store)
+        {
+            if (payload.CostMs < settings.Admission.MinCostMs)
+            {
+                _cheapOperations[request.Operation] = _time.GetUtcNow();
+            }
+            return (null, decision.Reason);
+        }
+        var entry = new HybridCacheEntryOptions
+        {
+            Expiration = decision.Ttl,
+            LocalCacheExpiration = decision.Ttl,
+            Flags = decision.UseL1 ? HybridCacheEntryFlags.None : HybridCacheEntryFlags.DisableLocalCache,
+        };
+        await _cache.SetAsync(request.Key, payload, entry, request.Tags, CancellationToken.None);
+        if (decision.UseL1)
+        {
+            _statistics.RecordL1Write(payload.Body.Length);
+        }
+        _lastGood.Set(request.Key, payload, new MemoryCacheEntryOptions
+        {
+            AbsoluteExpirationRelativeToNow = decision.Ttl + settings.StaleGracePeriod,
+            Size = Math.Max(1, payload.Body.Length),
+        });
+        return (decision.Ttl, decision.Reason);
+    }
+
+    // "Cheap" is remembered for a minute, then measured again: data and plans change.
+    private bool IsKnownCheap(string operation) =>
+        _cheapOperations.TryGetValue(operation, out var since) && _time.GetUtcNow() - since < TimeSpan.FromMinutes(1);
+
+    private static HybridCacheEntryOptions ProbeOptions(bool useL1) => useL1 ? ProbeWithL1 : ProbeWithoutL1;
+
+    private static readonly HybridCacheEntryOptions ProbeWithL1 = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCacheWrite,
+    };
+
+    private static readonly HybridCacheEntryOptions ProbeWithoutL1 = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCacheWrite | HybridCacheEntryFlags.DisableLocalCache,
+    };
+
+    private CacheLookup Record(CacheRequest request, CacheLookup lookup, long started)
+    {
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var saved = lookup.Outcome is CacheOutcome.Hit or CacheOutcome.Stale ? lookup.Payload.CostMs : 0;
+        _metrics.Lookup(TierName(lookup.Tier), ResultName(lookup.Outcome), request.Profile, elapsed);
+        if (saved > 0)
+        {
+            _metrics.CostSaved(saved);
+        }
+        _statistics.Record(request.Profile, lookup.Outcome, lookup.Tier, saved);
+        return lookup;
+    }
+
+    public async Task InvalidateKeyAsync(string key, CancellationToken cancellationToken = default)
+    {
+        await _cache.RemoveAsync(key, cancellationToken);
+        _metrics.Invalidated("key", "local");
+        await RaiseAsync(new CacheInvalidation(NodeId, CacheInvalidationKind.Key, key));
+    }
+
+    public async Task InvalidateTagAsync(string tag, CancellationToken cancellationToken = default)
+    {
+        await _cache.RemoveByTagAsync(tag, cancellationToken);
+        _metrics.Invalidated("tag", "local");
+        await RaiseAsync(new CacheInvalidation(NodeId, CacheInvalidationKind.Tag, tag));
+    }
+
+    public async Task InvalidateAllAsync(CancellationToken cancellationToken = default)
+    {
+        await _cache.RemoveByTagAsync("*", cancellationToken);
+        _lastGood.Clear();
+        _cheapOperations.Clear();
+        _metrics.Invalidated("all", "local");
+        await RaiseAsync(new CacheInvalidation(NodeId, CacheInvalidationKind.All, "*"));
+    }
+
+    /// <summary>An invalidation another node published: applied here without publishing it again.</summary>
+    public async Task ApplyRemoteAsync(CacheInvalidation invalidation)
+    {
+        ArgumentNullException.ThrowIfNull(invalidation);
+        if (invalidation.Origin == NodeId)
+        {
+            return;
+        }
+        switch (invalidation.Kind)
+        {
+            case CacheInvalidationKind.Key:
+                await _cache.RemoveAsync(invalidation.Value);
+                break;
+            case CacheInvalidationKind.Tag:
+                // Also records the tag's invalidation time locally: HybridCache reads a tag's time from L2 only
+                // the first time it meets the tag, so without this a node that had read it would never see it change.
+                await _cache.RemoveByTagAsync(invalidation.Value);
+                break;
+            default:
+                await _cache.RemoveByTagAsync("*");
+                _lastGood.Clear();
+                _cheapOperations.Clear();
+                break;
+        }
+        _metrics.Invalidated(invalidation.Kind.ToString().ToLowerInvariant(), "remote");
+    }
+
+    /// <summary>Drops every L1 entry (after a Redis outage, when invalidations may have been missed).</summary>
+    public void ClearLocal()
+    {
+        (_l1 as MemoryCache)?.Clear();
+    }
+
+    private async Task RaiseAsync(CacheInvalidation invalidation)
+    {
+        if (Invalidated is { } handler)
+        {
+            await handler(invalidation);
+        }
+    }
+
+    public CacheStatisticsSnapshot Statistics() => _statistics.Snapshot(_options.CurrentValue.Enabled);
+
+    public static string TierName(CacheTier tier) => tier switch { CacheTier.L1 => "l1", CacheTier.L2 => "l2", _ => "source" };
+
+    public static string ResultName(CacheOutcome outcome) => outcome switch
+    {
+        CacheOutcome.Hit => "hit",
+        CacheOutcome.Miss => "miss",
+        CacheOutcome.Stale => "stale",
+        _ => "bypass",
+    };
+
+    public void Dispose() => _lastGood.Dispose();
+
+    [LoggerMessage(LogLevel.Warning, "Cache probe for {Key} failed; treating it as a miss")]
+    private partial void LogProbeFailed(Exception ex, string key);
+
+    [LoggerMessage(LogLevel.Warning, "Recomputing {Key} failed; serving the last good value ({Age} old)")]
+    private partial void LogServedStale(Exception ex, string key, TimeSpan age);
+}
+
+public enum CacheInvalidationKind
+{
+    Key,
+    Tag,
+    All,
+}
+
+public sealed record CacheInvalidation(string Origin, CacheInvalidationKind Kind, string Value);
