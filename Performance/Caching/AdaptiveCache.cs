@@ -99,6 +99,8 @@ public sealed partial class AdaptiveCache : IDisposable
             return Record(request, new CacheLookup(computed, CacheOutcome.Bypass, CacheTier.Source, null, bypassReason), started);
         }
 
+        // HybridCache keeps L1 entries in the shared IMemoryCache under the same key, so a peek tells the tier.
+        var inL1 = _l1.TryGetValue(request.Key, out _);
         var probe = new L2Probe();
         L2Probe.Current = probe;
         CachedPayload? hit = null;
@@ -117,7 +119,7 @@ public sealed partial class AdaptiveCache : IDisposable
         }
         if (hit is not null)
         {
-            return Record(request, new CacheLookup(hit, CacheOutcome.Hit, probe.Hit ? CacheTier.L2 : CacheTier.L1, null, null), started);
+            return Record(request, new CacheLookup(hit, CacheOutcome.Hit, inL1 && !probe.Hit ? CacheTier.L1 : CacheTier.L2, null, null), started);
         }
 
         var computation = new TaskCompletionSource<CachedPayload>(TaskCreationOptions.RunContinuationsAsynchronously);
