@@ -3,18 +3,25 @@ using AspirePerf.Bench;
 return args switch
 {
     ["workload", .. var rest] => await WorkloadBenchmark.RunAsync(rest),
+    ["cache-http", .. var rest] => await CacheHttpBenchmark.RunAsync(rest),
+    ["micro", .. var rest] => MicroBenchmarks.Run(rest),
     _ => Usage(),
 };
 
 static int Usage()
 {
     Console.Error.WriteLine("""
-        usage: dotnet run --project Bench -c Release -- <command> [options]
+        usage: dotnet artifacts/bin/AspirePerf.Bench/release/AspirePerf.Bench.dll <command> [options]
+        (build first with: dotnet build AspirePerf.sln -c Release; run the system from the Release build)
 
         commands:
-          workload [--api http://localhost:5380] [--runs 5] [--warmup 1]
-              Seeding time and rows/s of the running system's database, then the uncached time of every registered
-              query with its default parameters (median, min and max of --runs runs after --warmup runs).
+          workload [--api http://localhost:5380] [--runs 5] [--warmup 1] [--operator-key KEY]
+              Seeding time and rows/s, then the uncached time of every registered query with its defaults.
+          cache-http [--api URL] [--query wage-percentiles] [--connections 16] [--duration 10] [--warmup 3]
+                     [--uncached-runs 7] [--operator-key KEY]
+              Side by side: the query uncached, the query cached under load, the constant-JSON endpoint of the same size.
+          micro --cache "<redis connection string>" --workforce "<npgsql connection string>" [BenchmarkDotNet args]
+              BenchmarkDotNet: raw HybridCache L1 hit vs AdaptiveCache L1 hit, L2 hit over Redis, uncached query.
         """);
     return 2;
 }

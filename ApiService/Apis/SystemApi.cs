@@ -19,7 +19,25 @@ public static class SystemApi
             .WithName("GetWorkload")
             .WithSummary("What the workforce database was seeded with")
             .WithDescription("Seed, scale, rows and seeding time from the seed marker; 404 when the database was never seeded.");
+        api.MapGet("/constant", GetConstant)
+            .WithName("GetConstantJson")
+            .WithSummary("A constant JSON document of the requested size")
+            .WithDescription("Calibration: the fastest answer this host can give for a body of that size (no database, no cache). " +
+                "Benchmarks compare cached answers against it.");
         return api;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte[]> ConstantBodies = new();
+
+    public static Results<FileContentHttpResult, ValidationProblem> GetConstant(int bytes = 1024)
+    {
+        if (bytes is < 16 or > 1_048_576)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["bytes"] = ["Must be between 16 and 1048576."] });
+        }
+        // One body per size: {"padding":"xxxx…"} exactly `bytes` long.
+        var body = ConstantBodies.GetOrAdd(bytes, n => System.Text.Encoding.UTF8.GetBytes("{\"padding\":\"" + new string('x', n - 14) + "\"}"));
+        return TypedResults.Bytes(body, "application/json; charset=utf-8");
     }
 
     public static async Task<Results<Ok<WorkloadInfo>, ProblemHttpResult>> GetWorkloadAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

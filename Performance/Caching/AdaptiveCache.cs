@@ -77,7 +77,11 @@ public sealed partial class AdaptiveCache : IDisposable
         return CacheKeys.For(settings.Namespace, settings.SchemaVersion, operation, parameters);
     }
 
-    public async Task<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CancellationToken cancellationToken)
+    public async Task<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CancellationToken cancellationToken) =>
+        await GetOrCreateAsync(request, factory, forceRecompute: false, cancellationToken);
+
+    /// <param name="forceRecompute">Skip the cache for this call (an operator's <c>Cache-Control: no-cache</c>).</param>
+    public async Task<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, bool forceRecompute, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(factory);
@@ -89,6 +93,7 @@ public sealed partial class AdaptiveCache : IDisposable
         }
 
         var bypassReason = !settings.Enabled ? "caching disabled"
+            : forceRecompute ? "recompute requested"
             : profile.NeverCache ? "profile never caches"
             : settings.Admission.ExcludedOperations.Contains(request.Operation, StringComparer.Ordinal) ? "operation excluded"
             : IsKnownCheap(request.Operation) ? "cheaper to recompute"
