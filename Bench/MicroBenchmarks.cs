@@ -84,12 +84,21 @@ public class CacheHitBenchmarks
     public ValueTask<CachedPayload> RawHybridCacheL1Hit() =>
         _hybrid.GetOrCreateAsync("bench:raw", static _ => ValueTask.FromResult<CachedPayload>(null!), tags: Tags);
 
+    private static readonly HybridCacheEntryOptions ProbeFlags = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCacheWrite,
+    };
+
+    [Benchmark(Description = "raw HybridCache L1 hit, probe flags")]
+    public ValueTask<CachedPayload> RawHybridCacheProbe() =>
+        _hybrid.GetOrCreateAsync("bench:raw", static _ => ValueTask.FromResult<CachedPayload>(null!), ProbeFlags, Tags);
+
     [Benchmark(Description = "AdaptiveCache L1 hit")]
-    public Task<CacheLookup> AdaptiveCacheL1Hit() =>
+    public ValueTask<CacheLookup> AdaptiveCacheL1Hit() =>
         _adaptive.GetOrCreateAsync(_request, static _ => Task.FromResult<CachedPayload>(null!), CancellationToken.None);
 
     [Benchmark(Description = "AdaptiveCache L1 hit incl. key")]
-    public Task<CacheLookup> AdaptiveCacheL1HitWithKey() =>
+    public ValueTask<CacheLookup> AdaptiveCacheL1HitWithKey() =>
         _adaptive.GetOrCreateAsync(_request with { Key = _adaptive.KeyFor("bench", [new("n", 1L)]) },
             static _ => Task.FromResult<CachedPayload>(null!), CancellationToken.None);
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using System.Diagnostics;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Caching.Memory;
@@ -25,7 +26,7 @@ public enum CacheTier
 /// <summary>One cacheable operation: its key, profile, tags (e.g. <c>table:employment_spells</c>) and operation name.</summary>
 public sealed record CacheRequest(string Key, string Profile, string Operation, IReadOnlyList<string> Tags);
 
-public sealed record CacheLookup(CachedPayload Payload, CacheOutcome Outcome, CacheTier Tier, TimeSpan? Ttl, string? Reason);
+public readonly record struct CacheLookup(CachedPayload Payload, CacheOutcome Outcome, CacheTier Tier, TimeSpan? Ttl, string? Reason);
 
 /// <summary>
 /// HybridCache (L1 memory + L2 Redis, tags, serialization) plus what it lacks:
@@ -49,6 +50,7 @@ public sealed partial class AdaptiveCache : IDisposable
     private readonly ILogger<AdaptiveCache> _logger;
     private readonly ConcurrentDictionary<string, Task<CachedPayload>> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _cheapOperations = new(StringComparer.Ordinal);
+    private volatile bool _anyCheapOperation;
     private readonly MemoryCache _lastGood = new(new MemoryCacheOptions { SizeLimit = 256L * 1024 * 1024 });
 
     public AdaptiveCache(HybridCache cache, IMemoryCache l1, IOptionsMonitor<CachingOptions> options, CacheMetrics metrics,
@@ -61,7 +63,24 @@ public sealed partial class AdaptiveCache : IDisposable
         _statistics = statistics;
         _time = time;
         _logger = logger;
+        _settings = options.CurrentValue;
+        _profiles = BuildProfiles(_settings);
+        _optionsChange = options.OnChange(o =>
+        {
+            _settings = o;
+            _profiles = BuildProfiles(o);
+        });
     }
+
+    private sealed record ProfileState(CacheProfile Profile, CacheStatistics.ProfileCounters Counters);
+
+    // Profile and counters in one frozen lookup, rebuilt when configuration changes: the hit path does one lookup.
+    private volatile FrozenDictionary<string, ProfileState> _profiles;
+    private volatile CachingOptions _settings;
+    private readonly IDisposable? _optionsChange;
+
+    private FrozenDictionary<string, ProfileState> BuildProfiles(CachingOptions options) =>
+        options.Profiles.ToFrozenDictionary(p => p.Key, p => new ProfileState(p.Value, _statistics.CountersFor(p.Key)), StringComparer.Ordinal);
 
     /// <summary>Identifies this process on the backplane, so it ignores its own messages.</summary>
     public string NodeId { get; } = Guid.NewGuid().ToString("N");
@@ -77,54 +96,82 @@ public sealed partial class AdaptiveCache : IDisposable
         return CacheKeys.For(settings.Namespace, settings.SchemaVersion, operation, parameters);
     }
 
-    public async Task<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CancellationToken cancellationToken) =>
-        await GetOrCreateAsync(request, factory, forceRecompute: false, cancellationToken);
+    public ValueTask<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CancellationToken cancellationToken) =>
+        GetOrCreateAsync(request, factory, forceRecompute: false, cancellationToken);
 
     /// <param name="forceRecompute">Skip the cache for this call (an operator's <c>Cache-Control: no-cache</c>).</param>
-    public async Task<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, bool forceRecompute, CancellationToken cancellationToken)
+    public ValueTask<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, bool forceRecompute, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(factory);
-        var settings = _options.CurrentValue;
-        var started = Stopwatch.GetTimestamp();
-        if (!settings.Profiles.TryGetValue(request.Profile, out var profile))
+        // A timestamp only when someone listens to the latency histogram (OpenTelemetry does in every host).
+        var started = _metrics.LatencyEnabled ? Stopwatch.GetTimestamp() : 0;
+        var settings = _settings;
+        if (!_profiles.TryGetValue(request.Profile, out var state))
         {
             throw new InvalidOperationException($"Cache profile '{request.Profile}' is not configured (Caching:Profiles).");
         }
+        var profile = state.Profile;
 
         var bypassReason = !settings.Enabled ? "caching disabled"
             : forceRecompute ? "recompute requested"
             : profile.NeverCache ? "profile never caches"
-            : settings.Admission.ExcludedOperations.Contains(request.Operation, StringComparer.Ordinal) ? "operation excluded"
-            : IsKnownCheap(request.Operation) ? "cheaper to recompute"
+            : settings.Admission.ExcludedOperations.Count > 0 && settings.Admission.ExcludedOperations.Contains(request.Operation) ? "operation excluded"
+            : _anyCheapOperation && IsKnownCheap(request.Operation) ? "cheaper to recompute"
             : null;
         if (bypassReason is not null)
         {
-            var computed = await factory(cancellationToken);
-            return Record(request, new CacheLookup(computed, CacheOutcome.Bypass, CacheTier.Source, null, bypassReason), started);
+            return BypassAsync(request, factory, bypassReason, started, cancellationToken);
         }
 
-        // HybridCache keeps L1 entries in the shared IMemoryCache under the same key, so a peek tells the tier.
-        var inL1 = _l1.TryGetValue(request.Key, out _);
-        var probe = new L2Probe();
-        L2Probe.Current = probe;
-        CachedPayload? hit = null;
+        // The hit path stays synchronous (no state machine, no allocation but the lookup record) when HybridCache
+        // answers from L1: that keeps an L1 hit close to a raw HybridCache hit. It also tells the tier: a Redis read
+        // never completes synchronously, so a probe that did was answered from memory.
+        ValueTask<CachedPayload?> probe;
         try
         {
-            hit = await _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+            probe = _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
                 ProbeOptions(profile.UseL1), request.Tags, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogProbeFailed(ex, request.Key);
+            return MissAsync(request, profile, settings, factory, null, started, cancellationToken);
         }
-        finally
+        if (!probe.IsCompletedSuccessfully)
         {
-            L2Probe.Current = null;
+            return MissAsync(request, profile, settings, factory, probe.AsTask(), started, cancellationToken);
+        }
+#pragma warning disable CA2012 // Read once, and only after IsCompletedSuccessfully: the documented synchronous fast path.
+        var completed = probe.Result;
+#pragma warning restore CA2012
+        return completed is not null
+            ? ValueTask.FromResult(Record(request, new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null), started))
+            : MissAsync(request, profile, settings, factory, null, started, cancellationToken);
+    }
+
+    private async ValueTask<CacheLookup> BypassAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, string reason,
+        long started, CancellationToken cancellationToken)
+    {
+        var computed = await factory(cancellationToken);
+        return Record(request, new CacheLookup(computed, CacheOutcome.Bypass, CacheTier.Source, null, reason), started);
+    }
+
+    private async ValueTask<CacheLookup> MissAsync(CacheRequest request, CacheProfile profile, CachingOptions settings,
+        Func<CancellationToken, Task<CachedPayload>> factory, Task<CachedPayload?>? pendingProbe, long started, CancellationToken cancellationToken)
+    {
+        CachedPayload? hit = null;
+        try
+        {
+            hit = pendingProbe is null ? null : await pendingProbe;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogProbeFailed(ex, request.Key);
         }
         if (hit is not null)
         {
-            return Record(request, new CacheLookup(hit, CacheOutcome.Hit, inL1 && !probe.Hit ? CacheTier.L1 : CacheTier.L2, null, null), started);
+            return Record(request, new CacheLookup(hit, CacheOutcome.Hit, CacheTier.L2, null, null), started);
         }
 
         var computation = new TaskCompletionSource<CachedPayload>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -170,6 +217,7 @@ public sealed partial class AdaptiveCache : IDisposable
             if (payload.CostMs < settings.Admission.MinCostMs)
             {
                 _cheapOperations[request.Operation] = _time.GetUtcNow();
+                _anyCheapOperation = true;
             }
             return (null, decision.Reason);
         }
@@ -210,14 +258,13 @@ public sealed partial class AdaptiveCache : IDisposable
 
     private CacheLookup Record(CacheRequest request, CacheLookup lookup, long started)
     {
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        var counters = _profiles.TryGetValue(request.Profile, out var state) ? state.Counters : _statistics.CountersFor(request.Profile);
         var saved = lookup.Outcome is CacheOutcome.Hit or CacheOutcome.Stale ? lookup.Payload.CostMs : 0;
-        _metrics.Lookup(TierName(lookup.Tier), ResultName(lookup.Outcome), request.Profile, elapsed);
-        if (saved > 0)
+        CacheStatistics.Record(counters, lookup.Outcome, lookup.Tier, saved);
+        if (started != 0 && (lookup.Tier != CacheTier.L1 || Random.Shared.Next(CacheMetrics.L1LatencySampling) == 0))
         {
-            _metrics.CostSaved(saved);
+            _metrics.Latency(TierName(lookup.Tier), ResultName(lookup.Outcome), Stopwatch.GetElapsedTime(started));
         }
-        _statistics.Record(request.Profile, lookup.Outcome, lookup.Tier, saved);
         return lookup;
     }
 
@@ -297,7 +344,11 @@ public sealed partial class AdaptiveCache : IDisposable
         _ => "bypass",
     };
 
-    public void Dispose() => _lastGood.Dispose();
+    public void Dispose()
+    {
+        _optionsChange?.Dispose();
+        _lastGood.Dispose();
+    }
 
     [LoggerMessage(LogLevel.Warning, "Cache probe for {Key} failed; treating it as a miss")]
     private partial void LogProbeFailed(Exception ex, string key);

@@ -7,10 +7,11 @@ public sealed class CacheMetrics
 {
     public const string MeterName = "AspirePerf";
 
-    private readonly Counter<long> _requests;
+    /// <summary>One L1 hit in this many has its latency recorded; every other lookup always is.</summary>
+    public const int L1LatencySampling = 16;
+
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _invalidations;
-    private readonly Counter<double> _costSaved;
     private readonly Counter<long> _l2Failures;
 
     public CacheMetrics(IMeterFactory meterFactory, CacheStatistics statistics)
@@ -18,28 +19,27 @@ public sealed class CacheMetrics
         ArgumentNullException.ThrowIfNull(meterFactory);
         ArgumentNullException.ThrowIfNull(statistics);
         var meter = meterFactory.Create(MeterName);
-        _requests = meter.CreateCounter<long>("aspireperf.cache.requests", "{request}",
+        // Counts and cost saved are read from CacheStatistics' own counters when exported, so an L1 hit pays for no
+        // metric update; its latency is sampled (1 in L1LatencySampling). See docs/metrics.md.
+        meter.CreateObservableCounter("aspireperf.cache.requests", statistics.RequestMeasurements, "{request}",
             "Cache lookups by tier (l1, l2, source), result (hit, miss, stale, bypass) and profile.");
+        meter.CreateObservableCounter("aspireperf.cache.cost_saved", statistics.CostSavedMeasurements, "s",
+            "Measured computation time that cache hits avoided, by profile.");
         _duration = meter.CreateHistogram<double>("aspireperf.cache.duration", "s",
-            "Time to answer a cache lookup, by tier and result.",
+            "Time to answer a cache lookup, by tier and result (L1 hits sampled 1 in 16).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] });
         _invalidations = meter.CreateCounter<long>("aspireperf.cache.invalidations", "{invalidation}",
             "Invalidations by kind (key, tag, all) and origin (local, remote).");
-        _costSaved = meter.CreateCounter<double>("aspireperf.cache.cost_saved", "s",
-            "Measured computation time that cache hits avoided.");
         _l2Failures = meter.CreateCounter<long>("aspireperf.cache.l2.failures", "{failure}",
             "Redis (L2) operations that failed, timed out or were skipped by the open circuit.");
         meter.CreateObservableGauge("aspireperf.cache.l1.entries", () => statistics.L1Entries, "{entry}", "Entries in the in-process (L1) cache.");
         meter.CreateObservableGauge("aspireperf.cache.l1.size", () => statistics.L1EstimatedBytes, "By", "Estimated bytes held by the L1 cache.");
     }
 
-    public void Lookup(string tier, string result, string profile, TimeSpan elapsed)
-    {
-        _requests.Add(1, new("tier", tier), new("result", result), new("profile", profile));
-        _duration.Record(elapsed.TotalSeconds, new("tier", tier), new("result", result));
-    }
+    public bool LatencyEnabled => _duration.Enabled;
 
-    public void CostSaved(double milliseconds) => _costSaved.Add(milliseconds / 1000);
+    public void Latency(string tier, string result, TimeSpan elapsed) =>
+        _duration.Record(elapsed.TotalSeconds, new("tier", tier), new("result", result));
 
     public void Invalidated(string kind, string origin) => _invalidations.Add(1, new("kind", kind), new("origin", origin));
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace AspirePerf.Performance.Caching;
@@ -10,7 +11,7 @@ public sealed class CacheStatistics(IMemoryCache memoryCache)
     private long _l1Bytes;
     private long _l1Writes;
 
-    public long L1Entries => (memoryCache as MemoryCache)?.GetCurrentStatistics()?.CurrentEntryCount ?? 0;
+    public long L1Entries => (memoryCache as MemoryCache)?.Count ?? 0;
 
     /// <summary>Entries × mean size of what was written to L1: HybridCache does not report sizes, so this estimates.</summary>
     public long L1EstimatedBytes
@@ -22,9 +23,12 @@ public sealed class CacheStatistics(IMemoryCache memoryCache)
         }
     }
 
-    public void Record(string profile, CacheOutcome outcome, CacheTier tier, double costSavedMs)
+    /// <summary>The counters of one profile; callers keep the reference so recording needs no lookup.</summary>
+    public ProfileCounters CountersFor(string profile) => _profiles.GetOrAdd(profile, _ => new ProfileCounters());
+
+    public static void Record(ProfileCounters counters, CacheOutcome outcome, CacheTier tier, double costSavedMs)
     {
-        var counters = _profiles.GetOrAdd(profile, _ => new ProfileCounters());
+        ArgumentNullException.ThrowIfNull(counters);
         switch (outcome)
         {
             case CacheOutcome.Hit when tier == CacheTier.L1:
@@ -45,10 +49,27 @@ public sealed class CacheStatistics(IMemoryCache memoryCache)
         }
         if (costSavedMs > 0)
         {
-            lock (counters)
-            {
-                counters.CostSavedMs += costSavedMs;
-            }
+            Interlocked.Add(ref counters.CostSavedMicroseconds, (long)(costSavedMs * 1000));
+        }
+    }
+
+    internal IEnumerable<Measurement<long>> RequestMeasurements()
+    {
+        foreach (var (profile, c) in _profiles)
+        {
+            yield return new(Interlocked.Read(ref c.L1Hits), new("tier", "l1"), new("result", "hit"), new("profile", profile));
+            yield return new(Interlocked.Read(ref c.L2Hits), new("tier", "l2"), new("result", "hit"), new("profile", profile));
+            yield return new(Interlocked.Read(ref c.Misses), new("tier", "source"), new("result", "miss"), new("profile", profile));
+            yield return new(Interlocked.Read(ref c.Stale), new("tier", "l1"), new("result", "stale"), new("profile", profile));
+            yield return new(Interlocked.Read(ref c.Bypass), new("tier", "source"), new("result", "bypass"), new("profile", profile));
+        }
+    }
+
+    internal IEnumerable<Measurement<double>> CostSavedMeasurements()
+    {
+        foreach (var (profile, c) in _profiles)
+        {
+            yield return new(Interlocked.Read(ref c.CostSavedMicroseconds) / 1_000_000.0, new KeyValuePair<string, object?>("profile", profile));
         }
     }
 
@@ -70,20 +91,21 @@ public sealed class CacheStatistics(IMemoryCache memoryCache)
             L1Entries, L1EstimatedBytes, Math.Round(profiles.Sum(p => p.CostSavedMs), 1), profiles);
     }
 
-    private sealed class ProfileCounters
+    public sealed class ProfileCounters
     {
-        public long L1Hits;
-        public long L2Hits;
-        public long Misses;
-        public long Stale;
-        public long Bypass;
-        public double CostSavedMs;
+        internal long L1Hits;
+        internal long L2Hits;
+        internal long Misses;
+        internal long Stale;
+        internal long Bypass;
+        internal long CostSavedMicroseconds;
 
-        public ProfileStatistics Snapshot(string name)
+        internal ProfileStatistics Snapshot(string name)
         {
             var hits = Interlocked.Read(ref L1Hits) + Interlocked.Read(ref L2Hits);
             var lookups = hits + Interlocked.Read(ref Misses) + Interlocked.Read(ref Stale);
-            return new(name, lookups == 0 ? 0 : Math.Round((double)hits / lookups, 4), L1Hits, L2Hits, Misses, Stale, Bypass, Math.Round(CostSavedMs, 1));
+            return new(name, lookups == 0 ? 0 : Math.Round((double)hits / lookups, 4), L1Hits, L2Hits, Misses, Stale, Bypass,
+                Math.Round(Interlocked.Read(ref CostSavedMicroseconds) / 1000.0, 1));
         }
     }
 }

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,7 +22,6 @@ public static class CachingServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddMemoryCache();
-        services.Configure<MemoryCacheOptions>(o => o.TrackStatistics = true);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<CacheStatistics>();
         services.AddSingleton<CacheMetrics>();

@@ -7,20 +7,6 @@ using StackExchange.Redis;
 
 namespace AspirePerf.Performance.Caching;
 
-/// <summary>Set around a cache probe so the decorator can say whether the answer came from L2.</summary>
-internal sealed class L2Probe
-{
-    private static readonly AsyncLocal<L2Probe?> CurrentProbe = new();
-
-    public bool Hit { get; set; }
-
-    public static L2Probe? Current
-    {
-        get => CurrentProbe.Value;
-        set => CurrentProbe.Value = value;
-    }
-}
-
 /// <summary>
 /// Wraps the Redis distributed cache (L2) so that a failing Redis never fails a request: each operation has a
 /// timeout, failures open a Polly circuit for a while (during which L2 is skipped without touching the network), and
@@ -65,22 +51,12 @@ public sealed partial class ResilientDistributedCache : IBufferDistributedCache
 
     public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
     {
-        var found = await RunAsync(async ct => await _inner.TryGetAsync(key, destination, ct).AsTask().WaitAsync(_timeout, ct), false, token);
-        if (found && L2Probe.Current is { } probe)
-        {
-            probe.Hit = true;
-        }
-        return found;
+        return await RunAsync(async ct => await _inner.TryGetAsync(key, destination, ct).AsTask().WaitAsync(_timeout, ct), false, token);
     }
 
     public async Task<byte[]?> GetAsync(string key, CancellationToken token = default)
     {
-        var value = await RunAsync(ct => _inner.GetAsync(key, ct).WaitAsync(_timeout, ct), null, token);
-        if (value is not null && L2Probe.Current is { } probe)
-        {
-            probe.Hit = true;
-        }
-        return value;
+        return await RunAsync(ct => _inner.GetAsync(key, ct).WaitAsync(_timeout, ct), null, token);
     }
 
     public ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default) =>

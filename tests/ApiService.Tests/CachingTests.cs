@@ -57,7 +57,7 @@ public sealed class CachingTests(InfrastructureFixture infrastructure) : IAsyncL
         var runs = 0;
         var request = new CacheRequest(cache.KeyFor("stampede", [new("n", 1L)]), "aggregate", "stampede", ["table:stampede"]);
 
-        var lookups = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Task.Run(() => cache.GetOrCreateAsync(request, async _ =>
+        var lookups = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Task.Run(async () => await cache.GetOrCreateAsync(request, async _ =>
         {
             Interlocked.Increment(ref runs);
             await Task.Delay(300, CancellationToken.None);
@@ -104,7 +104,7 @@ public sealed class CachingTests(InfrastructureFixture infrastructure) : IAsyncL
         Assert.Equal("MISS", (await GetAsync(a, url)).Cache);
         Assert.Equal("HIT", (await GetAsync(b, url)).Cache);   // from Redis (L2) …
         Assert.Equal("HIT", (await GetAsync(b, url)).Cache);   // … now in B's own memory (L1)
-        var onB = nodeB.Services.GetRequiredService<AdaptiveCache>().Statistics().Profiles.Single();
+        var onB = nodeB.Services.GetRequiredService<AdaptiveCache>().Statistics().Profiles.Single(p => p.Profile == "aggregate");
         Assert.Equal((1, 1), (onB.L2Hits, onB.L1Hits));
 
         await InvalidateAsync(a, new { tag = "table:employers" });
