@@ -5,6 +5,7 @@ return args switch
     ["workload", .. var rest] => await WorkloadBenchmark.RunAsync(rest),
     ["cache-http", .. var rest] => await CacheHttpBenchmark.RunAsync(rest),
     ["micro", .. var rest] => MicroBenchmarks.Run(rest),
+    ["backplane", .. var rest] => await BackplaneBenchmark.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -22,6 +23,8 @@ static int Usage()
               Side by side: the query uncached, the query cached under load, the constant-JSON endpoint of the same size.
           micro --cache "<redis connection string>" --workforce "<npgsql connection string>" [BenchmarkDotNet args]
               BenchmarkDotNet: raw HybridCache L1 hit vs AdaptiveCache L1 hit, L2 hit over Redis, uncached query.
+          backplane --cache "<redis connection string>" [--rounds 200]
+              Cross-node invalidation: time from an invalidation on node A until node B's L1 misses.
         """);
     return 2;
 }
