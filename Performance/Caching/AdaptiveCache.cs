@@ -96,6 +96,7 @@ public sealed partial class AdaptiveCache : IDisposable
         return CacheKeys.For(settings.Namespace, settings.SchemaVersion, operation, parameters);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public ValueTask<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CancellationToken cancellationToken) =>
         GetOrCreateAsync(request, factory, forceRecompute: false, cancellationToken);
 
@@ -146,7 +147,7 @@ public sealed partial class AdaptiveCache : IDisposable
         var completed = probe.Result;
 #pragma warning restore CA2012
         return completed is not null
-            ? ValueTask.FromResult(Record(request, new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null), started))
+            ? ValueTask.FromResult(Record(state.Counters, new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null), started))
             : MissAsync(request, profile, settings, factory, null, started, cancellationToken);
     }
 
@@ -256,9 +257,11 @@ public sealed partial class AdaptiveCache : IDisposable
         Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCacheWrite | HybridCacheEntryFlags.DisableLocalCache,
     };
 
-    private CacheLookup Record(CacheRequest request, CacheLookup lookup, long started)
+    private CacheLookup Record(CacheRequest request, CacheLookup lookup, long started) =>
+        Record(_profiles.TryGetValue(request.Profile, out var state) ? state.Counters : _statistics.CountersFor(request.Profile), lookup, started);
+
+    private CacheLookup Record(CacheStatistics.ProfileCounters counters, CacheLookup lookup, long started)
     {
-        var counters = _profiles.TryGetValue(request.Profile, out var state) ? state.Counters : _statistics.CountersFor(request.Profile);
         var saved = lookup.Outcome is CacheOutcome.Hit or CacheOutcome.Stale ? lookup.Payload.CostMs : 0;
         CacheStatistics.Record(counters, lookup.Outcome, lookup.Tier, saved);
         if (started != 0 && (lookup.Tier != CacheTier.L1 || Random.Shared.Next(CacheMetrics.L1LatencySampling) == 0))
