@@ -57,9 +57,11 @@ public static class RedisClientExtensions
             return ConnectionMultiplexer.Connect(options);
         });
 
-        if (!settings.DisableTracing)
+        if (!settings.DisableTracing && builder.Properties.TryAdd("AspirePerf.RedisTracing", true))
         {
             builder.Services.AddOpenTelemetry().WithTracing(t => t.AddSource(TelemetryNames.Redis));
+            builder.Services.AddSingleton<RedisTracing>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisTracing>());
         }
 
         if (!settings.DisableHealthChecks && builder.Properties.TryAdd($"Aspire.HealthChecks.{connectionName}", true))
