@@ -1,5 +1,6 @@
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Caching;
+using AspirePerf.Performance.Database;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AspirePerf.ApiService.Apis;
@@ -14,11 +15,42 @@ public static class PerfApi
             .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetCacheStatistics")
             .WithSummary("Cache statistics: hit ratio overall and per profile, L1 entries and bytes, cost saved");
+        api.MapGet("/statements", GetServerStatementsAsync)
+            .RequireAuthorization(ApiPolicies.Reader)
+            .WithName("GetServerStatements")
+            .WithSummary("Top statements of this database from pg_stat_statements, or why it is not enabled")
+            .WithDescription("orderBy: total (default), mean or calls; limit: 1 to 500 (default 20).");
         api.MapPost("/cache/invalidate", InvalidateAsync)
             .RequireAuthorization(ApiPolicies.Operator)
             .WithName("InvalidateCache")
             .WithSummary("Invalidate one key, one tag (e.g. table:employment_spells) or everything, on every node");
         return api;
+    }
+
+    public static async Task<Results<Ok<ServerStatementsReport>, ValidationProblem>> GetServerStatementsAsync(
+        ServerStatements statements, CancellationToken cancellationToken, string? orderBy = null, int? limit = null)
+    {
+        var errors = new Dictionary<string, string[]>();
+        StatementOrder? order = (orderBy ?? "total").ToLowerInvariant() switch
+        {
+            "total" => StatementOrder.TotalTime,
+            "mean" => StatementOrder.MeanTime,
+            "calls" => StatementOrder.Calls,
+            _ => null,
+        };
+        if (order is null)
+        {
+            errors["orderBy"] = ["Must be one of: total, mean, calls."];
+        }
+        if (limit is < 1 or > 500)
+        {
+            errors["limit"] = ["Must be between 1 and 500."];
+        }
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "Invalid statement statistics request");
+        }
+        return TypedResults.Ok(await statements.TopAsync(order!.Value, limit ?? 20, cancellationToken));
     }
 
     public static Ok<CacheStatisticsSnapshot> GetCacheStatistics(AdaptiveCache cache) => TypedResults.Ok(cache.Statistics());

@@ -1,6 +1,7 @@
 using AspirePerf.ApiService.Apis;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Caching;
+using AspirePerf.Performance.Database;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Workforce.Extensions;
 using Microsoft.Extensions.Options;
@@ -22,6 +23,7 @@ internal static class Extensions
         builder.AddRedisClient(Cache);
         builder.Services.AddWorkforceQueries(builder.Configuration);
         builder.Services.AddAdaptiveCaching(builder.Configuration);
+        builder.Services.AddSingleton<ServerStatements>();
         builder.Services.AddSingleton<IValidateOptions<CachingOptions>, QueryCacheProfilesExist>();
         builder.AddApiKeyAuthentication();
 

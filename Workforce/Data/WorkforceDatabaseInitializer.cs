@@ -41,6 +41,7 @@ public sealed partial class WorkforceDatabaseInitializer(
             }
             // Migrations may have created types or tables the pooled connections have not seen yet.
             await lockConnection.ReloadTypesAsync(cancellationToken);
+            await EnableStatementStatisticsAsync(lockConnection, cancellationToken);
 
             var options = seeding.Value;
             reportStage($"Seeding (seed {options.Seed}, scale {options.Scale:N0})");
@@ -65,6 +66,23 @@ public sealed partial class WorkforceDatabaseInitializer(
             await release.ExecuteNonQueryAsync(CancellationToken.None);
         }
     }
+
+    /// <summary>pg_stat_statements where the server has the module; without it the profiler says "not enabled".</summary>
+    private async Task EnableStatementStatisticsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var create = new NpgsqlCommand("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", connection);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException ex)
+        {
+            LogStatementStatisticsUnavailable(ex.MessageText);
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "pg_stat_statements is not available ({Message}); server-wide statement statistics will be reported as not enabled")]
+    private partial void LogStatementStatisticsUnavailable(string message);
 
     // Progress<T> posts to the thread pool, so reports could arrive after the seeding finished; this one does not.
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
