@@ -1,5 +1,6 @@
 using AspirePerf.ApiService.Apis;
 using AspirePerf.ApiService.Extensions;
+using AspirePerf.Performance.Profiling;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -8,6 +9,7 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
+app.UseMiddleware<RequestProfilingMiddleware>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();

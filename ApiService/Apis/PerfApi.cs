@@ -1,6 +1,7 @@
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
+using AspirePerf.Performance.Profiling;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AspirePerf.ApiService.Apis;
@@ -20,6 +21,15 @@ public static class PerfApi
             .WithName("GetServerStatements")
             .WithSummary("Top statements of this database from pg_stat_statements, or why it is not enabled")
             .WithDescription("orderBy: total (default), mean or calls; limit: 1 to 500 (default 20).");
+        api.MapGet("/requests/{traceId}", GetRequestProfile)
+            .RequireAuthorization(ApiPolicies.Reader)
+            .WithName("GetRequestProfile")
+            .WithSummary("One recent request's profile: route, status, duration, every SQL command (fingerprint, duration), N+1 findings")
+            .WithDescription("The trace id is the W3C trace id; every response carries it in X-Trace-Id.");
+        api.MapGet("/findings", GetFindings)
+            .RequireAuthorization(ApiPolicies.Reader)
+            .WithName("GetFindings")
+            .WithSummary("Recent N+1 findings: one SQL fingerprint repeated at least Profiling:NPlusOneThreshold times in one request");
         api.MapPost("/cache/invalidate", InvalidateAsync)
             .RequireAuthorization(ApiPolicies.Operator)
             .WithName("InvalidateCache")
@@ -52,6 +62,14 @@ public static class PerfApi
         }
         return TypedResults.Ok(await statements.TopAsync(order!.Value, limit ?? 20, cancellationToken));
     }
+
+    public static Results<Ok<RequestProfile>, ProblemHttpResult> GetRequestProfile(string traceId, RequestProfiler profiler) =>
+        profiler.Find(traceId) is { } profile
+            ? TypedResults.Ok(profile)
+            : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown request",
+                detail: $"No recent request has the trace id '{(traceId.Length > 64 ? traceId[..64] : traceId)}' (only the last Profiling:RecentRequests are kept).");
+
+    public static Ok<IReadOnlyList<NPlusOneFinding>> GetFindings(RequestProfiler profiler) => TypedResults.Ok(profiler.Findings());
 
     public static Ok<CacheStatisticsSnapshot> GetCacheStatistics(AdaptiveCache cache) => TypedResults.Ok(cache.Statistics());
 

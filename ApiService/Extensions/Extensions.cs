@@ -2,6 +2,7 @@ using AspirePerf.ApiService.Apis;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
+using AspirePerf.Performance.Profiling;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Workforce.Extensions;
 using Microsoft.Extensions.Options;
@@ -24,6 +25,7 @@ internal static class Extensions
         builder.Services.AddWorkforceQueries(builder.Configuration);
         builder.Services.AddAdaptiveCaching(builder.Configuration);
         builder.Services.AddSingleton<ServerStatements>();
+        builder.Services.AddRequestProfiling(builder.Configuration);
         builder.Services.AddSingleton<IValidateOptions<CachingOptions>, QueryCacheProfilesExist>();
         builder.AddApiKeyAuthentication();
 

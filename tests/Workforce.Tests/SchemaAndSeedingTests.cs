@@ -16,7 +16,7 @@ public sealed class SchemaAndSeedingTests(InfrastructureFixture infrastructure)
 
         await using var connection = new NpgsqlConnection(db);
         await connection.OpenAsync();
-        var tables = await ReadStringsAsync(connection, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+        var tables = await ReadStringsAsync(connection, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1");
         var indexes = await ReadStringsAsync(connection, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1");
         var foreignKeys = await ReadStringsAsync(connection,
             "SELECT conname FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace ORDER BY 1");

@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AspirePerf.Performance.Profiling;
+
+public sealed class ProfilingOptions
+{
+    public const string SectionName = "Profiling";
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>One fingerprint executed this many times in one request is an N+1 finding.</summary>
+    [System.ComponentModel.DataAnnotations.Range(2, 10_000)]
+    public int NPlusOneThreshold { get; set; } = 5;
+
+    /// <summary>How many recent request profiles and findings are kept in memory.</summary>
+    [System.ComponentModel.DataAnnotations.Range(10, 100_000)]
+    public int RecentRequests { get; set; } = 1_000;
+}
+
+public sealed record SqlCommandProfile(string Fingerprint, string Sql, double DurationMs, bool Failed);
+
+public sealed record RequestProfile(
+    string TraceId,
+    string Method,
+    string Route,
+    int StatusCode,
+    double DurationMs,
+    DateTimeOffset StartedAt,
+    IReadOnlyList<SqlCommandProfile> Commands,
+    IReadOnlyList<NPlusOneFinding> Findings);
+
+public sealed record NPlusOneFinding(string TraceId, string Route, string Fingerprint, string Sql, int Count, double TotalMs, DateTimeOffset At);
+
+/// <summary>
+/// Per-request SQL capture, always on and cheap: an ActivityListener on Npgsql's activity source (so EF Core and raw
+/// Npgsql alike, without touching call sites) files each finished command under its trace id; the request
+/// middleware opens and closes the profile. At the end of a request its commands are grouped by fingerprint, and a
+/// fingerprint repeated <see cref="ProfilingOptions.NPlusOneThreshold"/> times or more is an N+1 finding: logged as a
+/// warning, added as an event to the request's span, counted, and listed. Recent profiles live in a bounded ring.
+/// </summary>
+public sealed partial class RequestProfiler : IDisposable
+{
+    public const string NpgsqlSource = "Npgsql";
+
+    private readonly ConcurrentDictionary<ActivityTraceId, OpenProfile> _open = new();
+    private readonly ConcurrentDictionary<string, RequestProfile> _byTraceId = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _order = new();
+    private readonly ConcurrentQueue<NPlusOneFinding> _findings = new();
+    private readonly ActivityListener _listener;
+    private readonly IOptionsMonitor<ProfilingOptions> _options;
+    private readonly Counter<long> _nPlusOne;
+    private readonly ILogger<RequestProfiler> _logger;
+    private readonly TimeProvider _time;
+
+    public RequestProfiler(IOptionsMonitor<ProfilingOptions> options, IMeterFactory meters, TimeProvider time, ILogger<RequestProfiler> logger)
+    {
+        ArgumentNullException.ThrowIfNull(meters);
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _nPlusOne = meters.Create("AspirePerf").CreateCounter<long>("aspireperf.profiling.n_plus_one", "{finding}",
+            "Requests in which one SQL fingerprint ran at least the N+1 threshold times, by route.");
+        _listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == NpgsqlSource,
+            // Only commands issued inside a profiled request are recorded: elsewhere nothing is created for us.
+            Sample = (ref ActivityCreationOptions<ActivityContext> creation) =>
+                _open.ContainsKey(creation.Parent.TraceId) ? ActivitySamplingResult.AllData : ActivitySamplingResult.None,
+            ActivityStopped = OnCommandStopped,
+        };
+        ActivitySource.AddActivityListener(_listener);
+    }
+
+    public bool Enabled => _options.CurrentValue.Enabled;
+
+    /// <summary>Opens the profile of the request whose activity is <paramref name="request"/>.</summary>
+    public void Begin(Activity request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        _open[request.TraceId] = new OpenProfile(_time.GetUtcNow());
+    }
+
+    /// <summary>Closes it: detects N+1, stores the profile, returns it.</summary>
+    public RequestProfile End(Activity request, string method, string route, int statusCode, double durationMs)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var commands = _open.TryRemove(request.TraceId, out var open) ? [.. open.Commands] : new List<SqlCommandProfile>();
+        var traceId = request.TraceId.ToString();
+        var now = _time.GetUtcNow();
+        var threshold = _options.CurrentValue.NPlusOneThreshold;
+        var findings = commands
+            .GroupBy(c => c.Fingerprint)
+            .Where(g => g.Count() >= threshold)
+            .Select(g => new NPlusOneFinding(traceId, route, g.Key, g.First().Sql, g.Count(), Math.Round(g.Sum(c => c.DurationMs), 3), now))
+            .ToList();
+        foreach (var finding in findings)
+        {
+            LogNPlusOne(finding.Route, finding.Count, finding.Fingerprint, finding.Sql);
+            request.AddEvent(new ActivityEvent("aspireperf.n_plus_one", tags: new ActivityTagsCollection
+            {
+                ["db.query.fingerprint"] = finding.Fingerprint,
+                ["db.query.text"] = finding.Sql,
+                ["aspireperf.n_plus_one.count"] = finding.Count,
+            }));
+            _nPlusOne.Add(1, new KeyValuePair<string, object?>("http.route", finding.Route));
+            _findings.Enqueue(finding);
+        }
+
+        var profile = new RequestProfile(traceId, method, route, statusCode, Math.Round(durationMs, 3), open?.StartedAt ?? now, commands, findings);
+        Keep(profile);
+        return profile;
+    }
+
+    public RequestProfile? Find(string traceId) => _byTraceId.GetValueOrDefault(traceId);
+
+    public IReadOnlyList<NPlusOneFinding> Findings() => [.. _findings.Reverse()];
+
+    public IReadOnlyList<RequestProfile> Recent() => [.. _order.Reverse().Select(Find).OfType<RequestProfile>()];
+
+    private void Keep(RequestProfile profile)
+    {
+        var capacity = _options.CurrentValue.RecentRequests;
+        _byTraceId[profile.TraceId] = profile;
+        _order.Enqueue(profile.TraceId);
+        while (_order.Count > capacity && _order.TryDequeue(out var oldest))
+        {
+            _byTraceId.TryRemove(oldest, out _);
+        }
+        while (_findings.Count > capacity && _findings.TryDequeue(out _))
+        {
+        }
+    }
+
+    private void OnCommandStopped(Activity activity)
+    {
+        if (!_open.TryGetValue(activity.TraceId, out var open))
+        {
+            return;
+        }
+        // Npgsql tags the statement with the current semantic convention name, older versions with db.statement.
+        var sql = activity.GetTagItem("db.query.text") as string ?? activity.GetTagItem("db.statement") as string ?? activity.DisplayName;
+        var (normalized, hash) = SqlFingerprint.Of(sql);
+        open.Commands.Enqueue(new SqlCommandProfile(hash, normalized, Math.Round(activity.Duration.TotalMilliseconds, 3), activity.Status == ActivityStatusCode.Error));
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    private sealed class OpenProfile(DateTimeOffset startedAt)
+    {
+        public DateTimeOffset StartedAt { get; } = startedAt;
+        public ConcurrentQueue<SqlCommandProfile> Commands { get; } = new();
+    }
+
+    [LoggerMessage(LogLevel.Warning, "N+1 on {Route}: {Count} executions of {Fingerprint} ({Sql})")]
+    private partial void LogNPlusOne(string route, int count, string fingerprint, string sql);
+}
