@@ -21,6 +21,18 @@ public static class PerfApi
             .WithName("GetServerStatements")
             .WithSummary("Top statements of this database from pg_stat_statements, or why it is not enabled")
             .WithDescription("orderBy: total (default), mean or calls; limit: 1 to 500 (default 20).");
+        api.MapGet("/endpoints", GetEndpoints)
+            .RequireAuthorization(ApiPolicies.Reader)
+            .WithName("GetEndpointStatistics")
+            .WithSummary("Per-endpoint count, error rate, p50/p90/p95/p99 and SQL commands per request over the last minute");
+        api.MapGet("/endpoints/slowest", GetSlowestEndpoints)
+            .RequireAuthorization(ApiPolicies.Reader)
+            .WithName("GetSlowestEndpoints")
+            .WithSummary("Endpoints ranked by p95 over the last minute (limit 1 to 100, default 10)");
+        api.MapGet("/insights", GetInsights)
+            .RequireAuthorization(ApiPolicies.Reader)
+            .WithName("GetInsights")
+            .WithSummary("What deserves attention: slow endpoints, chatty endpoints, N+1 findings, low cache hit ratios");
         api.MapGet("/requests/{traceId}", GetRequestProfile)
             .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetRequestProfile")
@@ -69,6 +81,46 @@ public static class PerfApi
             : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown request",
                 detail: $"No recent request has the trace id '{(traceId.Length > 64 ? traceId[..64] : traceId)}' (only the last Profiling:RecentRequests are kept).");
 
+    public static Ok<EndpointStatisticsReport> GetEndpoints(EndpointStatistics statistics) =>
+        TypedResults.Ok(new EndpointStatisticsReport(EndpointStatistics.Window.TotalSeconds, statistics.Snapshot()));
+
+    public static Results<Ok<EndpointStatisticsReport>, ValidationProblem> GetSlowestEndpoints(EndpointStatistics statistics, int limit = 10)
+    {
+        if (limit is < 1 or > 100)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["Must be between 1 and 100."] });
+        }
+        return TypedResults.Ok(new EndpointStatisticsReport(EndpointStatistics.Window.TotalSeconds,
+            [.. statistics.Snapshot().OrderByDescending(e => e.P95Ms).ThenBy(e => e.Route, StringComparer.Ordinal).Take(limit)]));
+    }
+
+    public static Ok<IReadOnlyList<Insight>> GetInsights(EndpointStatistics endpoints, RequestProfiler profiler, AdaptiveCache cache,
+        Microsoft.Extensions.Options.IOptionsMonitor<ProfilingOptions> options)
+    {
+        var settings = options.CurrentValue;
+        var insights = new List<Insight>();
+        foreach (var e in endpoints.Snapshot())
+        {
+            if (e.P95Ms > settings.SlowEndpointMs)
+            {
+                insights.Add(new("slow-endpoint", e.Route, $"p95 {e.P95Ms:0.#} ms over the last minute (threshold {settings.SlowEndpointMs} ms), {e.Count} requests."));
+            }
+            if (e.SqlCommandsPerRequest > settings.ChattySqlCommandsPerRequest)
+            {
+                insights.Add(new("chatty-endpoint", e.Route, $"{e.SqlCommandsPerRequest:0.#} SQL commands per request on average (threshold {settings.ChattySqlCommandsPerRequest})."));
+            }
+        }
+        foreach (var group in profiler.Findings().GroupBy(f => (f.Route, f.Fingerprint)))
+        {
+            insights.Add(new("n-plus-one", group.Key.Route, $"{group.Count()} recent requests ran `{group.First().Sql}` {group.Max(f => f.Count)} times or more."));
+        }
+        foreach (var profile in cache.Statistics().Profiles.Where(p => p.L1Hits + p.L2Hits + p.Misses >= 20 && p.HitRatio < 0.5))
+        {
+            insights.Add(new("low-cache-hit-ratio", profile.Profile, $"Hit ratio {profile.HitRatio:P0} over {profile.L1Hits + profile.L2Hits + profile.Misses} lookups: parameters vary too much, or TTLs are too short."));
+        }
+        return TypedResults.Ok<IReadOnlyList<Insight>>(insights);
+    }
+
     public static Ok<IReadOnlyList<NPlusOneFinding>> GetFindings(RequestProfiler profiler) => TypedResults.Ok(profiler.Findings());
 
     public static Ok<CacheStatisticsSnapshot> GetCacheStatistics(AdaptiveCache cache) => TypedResults.Ok(cache.Statistics());
@@ -110,3 +162,7 @@ public static class PerfApi
 public sealed record InvalidationRequest(string? Key, string? Tag, bool? All);
 
 public sealed record InvalidationResult(string Kind, string Value);
+
+public sealed record EndpointStatisticsReport(double WindowSeconds, IReadOnlyList<EndpointStatisticsEntry> Endpoints);
+
+public sealed record Insight(string Kind, string Subject, string Detail);

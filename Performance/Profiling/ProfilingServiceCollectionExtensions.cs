@@ -14,6 +14,7 @@ public static class ProfilingServiceCollectionExtensions
             .ValidateOnStart();
         services.AddMetrics();
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<EndpointStatistics>();
         services.AddSingleton<RequestProfiler>();
         return services;
     }

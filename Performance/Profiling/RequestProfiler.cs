@@ -19,6 +19,14 @@ public sealed class ProfilingOptions
     /// <summary>How many recent request profiles and findings are kept in memory.</summary>
     [System.ComponentModel.DataAnnotations.Range(10, 100_000)]
     public int RecentRequests { get; set; } = 1_000;
+
+    /// <summary>An endpoint whose p95 over the window exceeds this is reported as slow by the insights.</summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 600_000)]
+    public double SlowEndpointMs { get; set; } = 500;
+
+    /// <summary>More SQL commands per request than this, on average, is reported as chatty.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 100_000)]
+    public double ChattySqlCommandsPerRequest { get; set; } = 10;
 }
 
 public sealed record SqlCommandProfile(string Fingerprint, string Sql, double DurationMs, bool Failed);
@@ -56,8 +64,11 @@ public sealed partial class RequestProfiler : IDisposable
     private readonly ILogger<RequestProfiler> _logger;
     private readonly TimeProvider _time;
 
-    public RequestProfiler(IOptionsMonitor<ProfilingOptions> options, IMeterFactory meters, TimeProvider time, ILogger<RequestProfiler> logger)
+    private readonly EndpointStatistics _endpoints;
+
+    public RequestProfiler(IOptionsMonitor<ProfilingOptions> options, IMeterFactory meters, EndpointStatistics endpoints, TimeProvider time, ILogger<RequestProfiler> logger)
     {
+        _endpoints = endpoints;
         ArgumentNullException.ThrowIfNull(meters);
         _options = options;
         _time = time;
@@ -111,6 +122,7 @@ public sealed partial class RequestProfiler : IDisposable
         }
 
         var profile = new RequestProfile(traceId, method, route, statusCode, Math.Round(durationMs, 3), open?.StartedAt ?? now, commands, findings);
+        _endpoints.Record(method, route, statusCode, durationMs, commands.Count);
         Keep(profile);
         return profile;
     }

@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using HdrHistogram;
+
+namespace AspirePerf.Performance.Profiling;
+
+public sealed record EndpointStatisticsEntry(
+    string Route,
+    long Count,
+    double ErrorRate,
+    double MeanMs,
+    double P50Ms,
+    double P90Ms,
+    double P95Ms,
+    double P99Ms,
+    double MaxMs,
+    double SqlCommandsPerRequest);
+
+/// <summary>
+/// Per-route request statistics over a sliding window: <see cref="Buckets"/> time buckets of
+/// <see cref="BucketSeconds"/> each, so the window moves in steps and old requests age out. Latencies go into
+/// HdrHistogram (microsecond resolution, 3 significant digits) for exact-enough percentiles at any rate.
+/// </summary>
+public sealed class EndpointStatistics(TimeProvider time)
+{
+    public const int Buckets = 6;
+    public const int BucketSeconds = 10;
+
+    private readonly ConcurrentDictionary<string, RouteWindow> _routes = new(StringComparer.Ordinal);
+
+    public static TimeSpan Window => TimeSpan.FromSeconds(Buckets * BucketSeconds);
+
+    public void Record(string method, string route, int statusCode, double durationMs, int sqlCommands)
+    {
+        var key = $"{method} {route}";
+        _routes.GetOrAdd(key, _ => new RouteWindow()).Record(CurrentSlot(), statusCode, durationMs, sqlCommands);
+    }
+
+    public IReadOnlyList<EndpointStatisticsEntry> Snapshot()
+    {
+        var slot = CurrentSlot();
+        return [.. _routes.Select(r => r.Value.Snapshot(r.Key, slot)).OfType<EndpointStatisticsEntry>().OrderBy(e => e.Route, StringComparer.Ordinal)];
+    }
+
+    private long CurrentSlot() => time.GetUtcNow().ToUnixTimeSeconds() / BucketSeconds;
+
+    private sealed class RouteWindow
+    {
+        private readonly Bucket[] _buckets = [.. Enumerable.Range(0, Buckets).Select(_ => new Bucket())];
+
+        public void Record(long slot, int statusCode, double durationMs, int sqlCommands)
+        {
+            var bucket = _buckets[slot % Buckets];
+            lock (bucket)
+            {
+                if (bucket.Slot != slot)
+                {
+                    bucket.Reset(slot);
+                }
+                bucket.Histogram.RecordValue(Math.Max(1, (long)(durationMs * 1000)));
+                bucket.Errors += statusCode >= 500 ? 1 : 0;
+                bucket.SqlCommands += sqlCommands;
+            }
+        }
+
+        public EndpointStatisticsEntry? Snapshot(string route, long slot)
+        {
+            var merged = new LongHistogram(TimeStamp.Minutes(10), 3);
+            long errors = 0;
+            long commands = 0;
+            foreach (var bucket in _buckets)
+            {
+                lock (bucket)
+                {
+                    if (bucket.Slot > slot - Buckets && bucket.Slot <= slot)
+                    {
+                        merged.Add(bucket.Histogram);
+                        errors += bucket.Errors;
+                        commands += bucket.SqlCommands;
+                    }
+                }
+            }
+            var count = merged.TotalCount;
+            if (count == 0)
+            {
+                return null;
+            }
+            return new EndpointStatisticsEntry(route, count, Math.Round((double)errors / count, 4), Math.Round(merged.GetMean() / 1000, 3),
+                Ms(merged, 50), Ms(merged, 90), Ms(merged, 95), Ms(merged, 99), Math.Round(merged.GetMaxValue() / 1000.0, 3),
+                Math.Round((double)commands / count, 2));
+        }
+
+        private static double Ms(LongHistogram histogram, double percentile) => Math.Round(histogram.GetValueAtPercentile(percentile) / 1000.0, 3);
+    }
+
+    private sealed class Bucket
+    {
+        public long Slot = -1;
+        public LongHistogram Histogram = new(TimeStamp.Minutes(10), 3);
+        public long Errors;
+        public long SqlCommands;
+
+        public void Reset(long slot)
+        {
+            Slot = slot;
+            Histogram.Reset();
+            Errors = 0;
+            SqlCommands = 0;
+        }
+    }
+}

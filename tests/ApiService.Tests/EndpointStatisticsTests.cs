@@ -1,0 +1,47 @@
+using System.Net;
+using System.Net.Http.Json;
+using AspirePerf.ApiService.Apis;
+using AspirePerf.TestSupport;
+
+namespace AspirePerf.ApiService.Tests;
+
+/// <summary>Per-endpoint percentiles, the slowest ranking and insights, from real requests.</summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class EndpointStatisticsTests(InfrastructureFixture infrastructure)
+{
+    [Fact]
+    public async Task Endpoints_report_counts_percentiles_and_sql_per_request_and_rank_by_p95()
+    {
+        var database = await infrastructure.CreateDatabaseAsync("endpoints");
+        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: new()
+        {
+            ["Profiling:SlowEndpointMs"] = "0",
+        });
+        using var client = factory.CreateClient();
+        for (var i = 0; i < 5; i++)
+        {
+            (await client.GetAsync($"/api/v1/queries/new-hires-per-month?from=2024-0{i + 1}-01")).Dispose();
+            (await client.GetAsync("/api/v1/system/constant?bytes=64")).Dispose();
+        }
+        (await client.GetAsync("/api/v1/queries/new-hires-per-month?from=2031-01-01")).Dispose();
+
+        var report = await client.GetFromJsonAsync<EndpointStatisticsReport>("/api/v1/perf/endpoints");
+        var slowest = await client.GetFromJsonAsync<EndpointStatisticsReport>("/api/v1/perf/endpoints/slowest?limit=2");
+        var insights = await client.GetFromJsonAsync<List<Insight>>("/api/v1/perf/insights");
+        using var badLimit = await client.GetAsync("/api/v1/perf/endpoints/slowest?limit=0");
+
+        Assert.Equal(60, report!.WindowSeconds);
+        var queries = Assert.Single(report.Endpoints, e => e.Route == "GET /api/v1/queries/{id}");
+        Assert.Equal(6, queries.Count);
+        Assert.True(queries.P50Ms <= queries.P95Ms && queries.P95Ms <= queries.P99Ms && queries.P99Ms <= queries.MaxMs);
+        Assert.True(queries.SqlCommandsPerRequest > 0, "cache misses ran SQL");
+        Assert.Equal(0, queries.ErrorRate);
+        var constant = Assert.Single(report.Endpoints, e => e.Route == "GET /api/v1/system/constant");
+        Assert.Equal(0, constant.SqlCommandsPerRequest);
+        Assert.Equal(2, slowest!.Endpoints.Count);
+        Assert.True(slowest.Endpoints[0].P95Ms >= slowest.Endpoints[1].P95Ms);
+        Assert.Contains(insights!, i => i.Kind == "slow-endpoint" && i.Subject == "GET /api/v1/queries/{id}");
+        Assert.Equal(HttpStatusCode.BadRequest, badLimit.StatusCode);
+    }
+}
