@@ -25,20 +25,20 @@ public sealed class EndpointStatistics(TimeProvider time)
     public const int Buckets = 6;
     public const int BucketSeconds = 10;
 
-    private readonly ConcurrentDictionary<string, RouteWindow> _routes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Method, string Route), RouteWindow> _routes = new();
 
     public static TimeSpan Window => TimeSpan.FromSeconds(Buckets * BucketSeconds);
 
     public void Record(string method, string route, int statusCode, double durationMs, int sqlCommands)
     {
-        var key = $"{method} {route}";
-        _routes.GetOrAdd(key, _ => new RouteWindow()).Record(CurrentSlot(), statusCode, durationMs, sqlCommands);
+        _routes.GetOrAdd((method, route), static _ => new RouteWindow()).Record(CurrentSlot(), statusCode, durationMs, sqlCommands);
     }
 
     public IReadOnlyList<EndpointStatisticsEntry> Snapshot()
     {
         var slot = CurrentSlot();
-        return [.. _routes.Select(r => r.Value.Snapshot(r.Key, slot)).OfType<EndpointStatisticsEntry>().OrderBy(e => e.Route, StringComparer.Ordinal)];
+        return [.. _routes.Select(r => r.Value.Snapshot($"{r.Key.Method} {r.Key.Route}", slot)).OfType<EndpointStatisticsEntry>()
+            .OrderBy(e => e.Route, StringComparer.Ordinal)];
     }
 
     private long CurrentSlot() => time.GetUtcNow().ToUnixTimeSeconds() / BucketSeconds;

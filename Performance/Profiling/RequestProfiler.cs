@@ -99,15 +99,14 @@ public sealed partial class RequestProfiler : IDisposable
     public RequestProfile End(Activity request, string method, string route, int statusCode, double durationMs)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var commands = _open.TryRemove(request.TraceId, out var open) ? [.. open.Commands] : new List<SqlCommandProfile>();
-        var traceId = request.TraceId.ToString();
+        IReadOnlyList<SqlCommandProfile> commands = _open.TryRemove(request.TraceId, out var open) && !open.Commands.IsEmpty ? [.. open.Commands] : [];
+        var traceId = request.TraceId.ToHexString();
         var now = _time.GetUtcNow();
         var threshold = _options.CurrentValue.NPlusOneThreshold;
-        var findings = commands
+        List<NPlusOneFinding> findings = commands.Count < threshold ? [] : [.. commands
             .GroupBy(c => c.Fingerprint)
             .Where(g => g.Count() >= threshold)
-            .Select(g => new NPlusOneFinding(traceId, route, g.Key, g.First().Sql, g.Count(), Math.Round(g.Sum(c => c.DurationMs), 3), now))
-            .ToList();
+            .Select(g => new NPlusOneFinding(traceId, route, g.Key, g.First().Sql, g.Count(), Math.Round(g.Sum(c => c.DurationMs), 3), now))];
         foreach (var finding in findings)
         {
             LogNPlusOne(finding.Route, finding.Count, finding.Fingerprint, finding.Sql);

@@ -19,7 +19,7 @@ public sealed class RequestProfilingMiddleware(RequestDelegate next, RequestProf
         }
         var started = Stopwatch.GetTimestamp();
         profiler.Begin(activity);
-        context.Response.Headers[TraceIdHeader] = activity.TraceId.ToString();
+        context.Response.Headers[TraceIdHeader] = activity.TraceId.ToHexString();
         try
         {
             await next(context);
