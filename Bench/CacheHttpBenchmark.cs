@@ -76,6 +76,18 @@ public static class CacheHttpBenchmark
         return 0;
     }
 
+    /// <summary>A warm-up of <paramref name="warmupSeconds"/>, then <paramref name="seconds"/> measured: requests per second and latencies.</summary>
+    public static async Task<(double RequestsPerSecond, LongHistogram Histogram)> LoadForAsync(HttpClient http, string url, int connections, int warmupSeconds, int seconds)
+    {
+        if (seconds == 0)
+        {
+            await RunWorkersAsync(http, url, connections, TimeSpan.FromSeconds(warmupSeconds), null);
+            return (0, new LongHistogram(TimeStamp.Minutes(1), 3));
+        }
+        var result = await LoadAsync(http, url, connections, warmupSeconds, seconds, expectHit: false);
+        return (result.RequestsPerSecond, result.Histogram);
+    }
+
     private static async Task<LoadResult> LoadAsync(HttpClient http, string url, int connections, int warmupSeconds, int seconds, bool expectHit)
     {
         await RunWorkersAsync(http, url, connections, TimeSpan.FromSeconds(warmupSeconds), null);

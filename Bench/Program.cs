@@ -6,6 +6,7 @@ return args switch
     ["cache-http", .. var rest] => await CacheHttpBenchmark.RunAsync(rest),
     ["micro", .. var rest] => MicroBenchmarks.Run(rest),
     ["backplane", .. var rest] => await BackplaneBenchmark.RunAsync(rest),
+    ["profiling-http", .. var rest] => await ProfilingHttpBenchmark.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -23,6 +24,8 @@ static int Usage()
               Side by side: the query uncached, the query cached under load, the constant-JSON endpoint of the same size.
           micro --cache "<redis connection string>" --workforce "<npgsql connection string>" [BenchmarkDotNet args]
               BenchmarkDotNet: raw HybridCache L1 hit vs AdaptiveCache L1 hit, L2 hit over Redis, uncached query.
+          profiling-http [--api URL] [--query wage-percentiles] [--connections 16] [--duration 5] [--rounds 4] [--operator-key KEY]
+              Query-endpoint throughput with request profiling on vs off, alternating slices in one run.
           backplane --cache "<redis connection string>" [--rounds 200]
               Cross-node invalidation: time from an invalidation on node A until node B's L1 misses.
         """);

@@ -42,6 +42,18 @@ public static class PerfApi
             .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetFindings")
             .WithSummary("Recent N+1 findings: one SQL fingerprint repeated at least Profiling:NPlusOneThreshold times in one request");
+        api.MapGet("/profiling", (RequestProfiler profiler) => TypedResults.Ok(new ProfilingState(profiler.Enabled)))
+            .RequireAuthorization(ApiPolicies.Reader)
+            .WithName("GetProfilingState")
+            .WithSummary("Whether request profiling is on");
+        api.MapPut("/profiling", (ProfilingState state, RequestProfiler profiler) =>
+            {
+                profiler.Override(state.Enabled);
+                return TypedResults.Ok(new ProfilingState(profiler.Enabled));
+            })
+            .RequireAuthorization(ApiPolicies.Operator)
+            .WithName("SetProfilingState")
+            .WithSummary("Switch request profiling on or off at run time (until restart)");
         api.MapPost("/cache/invalidate", InvalidateAsync)
             .RequireAuthorization(ApiPolicies.Operator)
             .WithName("InvalidateCache")
@@ -166,3 +178,5 @@ public sealed record InvalidationResult(string Kind, string Value);
 public sealed record EndpointStatisticsReport(double WindowSeconds, IReadOnlyList<EndpointStatisticsEntry> Endpoints);
 
 public sealed record Insight(string Kind, string Subject, string Detail);
+
+public sealed record ProfilingState(bool Enabled);

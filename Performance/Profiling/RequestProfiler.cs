@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -86,7 +87,13 @@ public sealed partial class RequestProfiler : IDisposable
         ActivitySource.AddActivityListener(_listener);
     }
 
-    public bool Enabled => _options.CurrentValue.Enabled;
+    private volatile StrongBox<bool>? _override;
+
+    /// <summary>Configuration decides, unless an operator switched profiling at run time.</summary>
+    public bool Enabled => _override?.Value ?? _options.CurrentValue.Enabled;
+
+    /// <summary>Switches profiling on or off until the next switch or restart; null returns to configuration.</summary>
+    public void Override(bool? enabled) => _override = enabled is { } value ? new StrongBox<bool>(value) : null;
 
     /// <summary>Opens the profile of the request whose activity is <paramref name="request"/>.</summary>
     public void Begin(Activity request)

@@ -94,6 +94,31 @@ public sealed class RequestProfilingTests(InfrastructureFixture infrastructure) 
         Assert.All(profiles.Where(p => p.Route == "/api/v1/queries/{id}"), p => Assert.NotEmpty(p.Commands));
     }
 
+    [Fact]
+    public async Task An_operator_can_switch_profiling_off_and_on_at_run_time()
+    {
+        await using var factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString);
+        using var client = factory.CreateClient();
+
+        using var anonymous = await client.PutAsJsonAsync("/api/v1/perf/profiling", new { enabled = false });
+        await SwitchAsync(client, false);
+        using var unprofiled = await client.GetAsync("/api/v1/system/constant?bytes=32");
+        await SwitchAsync(client, true);
+        using var profiled = await client.GetAsync("/api/v1/system/constant?bytes=32");
+
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.False(unprofiled.Headers.Contains(RequestProfilingMiddleware.TraceIdHeader));
+        Assert.True(profiled.Headers.Contains(RequestProfilingMiddleware.TraceIdHeader));
+    }
+
+    private static async Task SwitchAsync(HttpClient client, bool enabled)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Put, "/api/v1/perf/profiling") { Content = JsonContent.Create(new { enabled }) };
+        request.Headers.Add("X-Api-Key", OperatorKey);
+        using var response = await client.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+    }
+
     /// <summary>The API plus GET /test/n-plus-one: one query per employer id, the classic N+1, only in this test.</summary>
     private sealed class NPlusOneFactory(string database, string cache, int repeats = 10)
         : Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>
