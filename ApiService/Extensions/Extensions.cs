@@ -20,7 +20,20 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDbContext<WorkforceDbContext>(WorkforceDatabase, configureDbContextOptions: WorkforceDbContext.Configure);
-        builder.AddNpgsqlDataSource(WorkforceDatabase);
+        // Pool hygiene: the raw data source (registry queries) gets its pool size from configuration; statement
+        // timeouts are per query (Queries:StatementTimeoutMs). Pool metrics come from Npgsql's meter at /metrics.
+        var maxPoolSize = builder.Configuration.GetValue<int?>("Database:MaxPoolSize");
+        if (maxPoolSize is < 1 or > 1000)
+        {
+            throw new InvalidOperationException($"Database:MaxPoolSize must be between 1 and 1000 (got {maxPoolSize}).");
+        }
+        builder.AddNpgsqlDataSource(WorkforceDatabase, configureDataSourceBuilder: dataSource =>
+        {
+            if (maxPoolSize is { } size)
+            {
+                dataSource.ConnectionStringBuilder.MaxPoolSize = size;
+            }
+        });
         builder.AddRedisClient(Cache);
         builder.Services.AddWorkforceQueries(builder.Configuration);
         builder.Services.AddAdaptiveCaching(builder.Configuration);
