@@ -39,9 +39,12 @@ public sealed class ServerStatementsTests(InfrastructureFixture infrastructure)
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();
 
-        var report = await client.GetFromJsonAsync<ServerStatementsReport>("/api/v1/perf/statements");
+        using var response = await client.GetAsync("/api/v1/perf/statements");
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {body}");
+        var report = System.Text.Json.JsonSerializer.Deserialize<ServerStatementsReport>(body, System.Text.Json.JsonSerializerOptions.Web);
 
-        Assert.False(report!.Enabled);
+        Assert.False(report!.Enabled, body);
         Assert.Contains("CREATE EXTENSION pg_stat_statements", report.Reason, StringComparison.Ordinal);
         Assert.Empty(report.Statements);
     }

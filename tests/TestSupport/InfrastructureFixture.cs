@@ -68,7 +68,7 @@ public static class TestServers
             ["fsync"] = "off",
             ["synchronous_commit"] = "off",
             ["full_page_writes"] = "off",
-            ["max_connections"] = "200",
+            ["max_connections"] = "1000",
         },
     };
 
