@@ -38,9 +38,9 @@ public sealed partial class CacheBackplane(AdaptiveCache cache, IConnectionMulti
         {
             await redis.GetSubscriber().UnsubscribeAsync(_channel);
         }
-        catch (RedisException)
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
         {
-            // Shutting down anyway.
+            // Shutting down anyway; the container may already have disposed the multiplexer.
         }
     }
 
@@ -50,7 +50,7 @@ public sealed partial class CacheBackplane(AdaptiveCache cache, IConnectionMulti
         {
             await redis.GetSubscriber().PublishAsync(_channel, JsonSerializer.Serialize(invalidation));
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
         {
             LogPublishFailed(invalidation.Kind, invalidation.Value, ex.Message);
         }
