@@ -11,39 +11,32 @@ public static class PerfApi
 {
     public static RouteGroupBuilder MapPerfApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/perf").WithTags("Performance");
+        // Reads need the reader policy (anonymous unless configured otherwise); changes add the Operator policy.
+        var api = app.MapGroup("/api/v1/perf").WithTags("Performance").RequireAuthorization(ApiPolicies.Reader);
         api.MapGet("/cache", GetCacheStatistics)
-            .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetCacheStatistics")
             .WithSummary("Cache statistics: hit ratio overall and per profile, L1 entries and bytes, cost saved");
         api.MapGet("/statements", GetServerStatementsAsync)
-            .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetServerStatements")
             .WithSummary("Top statements of this database from pg_stat_statements, or why it is not enabled")
             .WithDescription("orderBy: total (default), mean or calls; limit: 1 to 500 (default 20).");
         api.MapGet("/endpoints", GetEndpoints)
-            .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetEndpointStatistics")
             .WithSummary("Per-endpoint count, error rate, p50/p90/p95/p99 and SQL commands per request over the last minute");
         api.MapGet("/endpoints/slowest", GetSlowestEndpoints)
-            .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetSlowestEndpoints")
             .WithSummary("Endpoints ranked by p95 over the last minute (limit 1 to 100, default 10)");
         api.MapGet("/insights", GetInsights)
-            .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetInsights")
             .WithSummary("What deserves attention: slow endpoints, chatty endpoints, N+1 findings, low cache hit ratios");
         api.MapGet("/requests/{traceId}", GetRequestProfile)
-            .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetRequestProfile")
             .WithSummary("One recent request's profile: route, status, duration, every SQL command (fingerprint, duration), N+1 findings")
             .WithDescription("The trace id is the W3C trace id; every response carries it in X-Trace-Id.");
         api.MapGet("/findings", GetFindings)
-            .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetFindings")
             .WithSummary("Recent N+1 findings: one SQL fingerprint repeated at least Profiling:NPlusOneThreshold times in one request");
         api.MapGet("/profiling", (RequestProfiler profiler) => TypedResults.Ok(new ProfilingState(profiler.Enabled)))
-            .RequireAuthorization(ApiPolicies.Reader)
             .WithName("GetProfilingState")
             .WithSummary("Whether request profiling is on");
         api.MapPut("/profiling", (ProfilingState state, RequestProfiler profiler) =>

@@ -62,7 +62,7 @@ public static class QueriesApi
         }
 
         var request = new CacheRequest(cache.KeyFor(query.Id, parameters.Values), query.CacheProfile, query.Id,
-            [.. query.Tables.Select(t => "table:" + t), "query:" + query.Id]);
+            CacheTags.GetOrAdd(query.Id, static (_, q) => [.. q.Tables.Select(t => "table:" + t), "query:" + q.Id], query));
         try
         {
             // Operators may force a recompute (benchmarks, checking a fix); anyone else asking would be a free DoS lever.
@@ -104,6 +104,9 @@ public static class QueriesApi
     }
 
     private const string JsonContentType = "application/json; charset=utf-8";
+
+    // A query's tags never change: built once per query, not on every request.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string[]> CacheTags = new(StringComparer.Ordinal);
 }
 
 public sealed record QueryDescriptor(

@@ -49,8 +49,6 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public string Password => _options.Password;
 
-    public int? ProcessId => _process?.Id;
-
     /// <summary>The server connection string in the shape Aspire's PostgresServerResource produces.</summary>
     public string ConnectionString => $"Host=localhost;Port={Port};Username={UserName};Password={Password}";
 

@@ -41,8 +41,6 @@ public sealed class RedisServer : IAsyncDisposable
 
     public string Password => _options.Password;
 
-    public int? ProcessId => _process?.Id;
-
     public bool IsRunning => _process is { HasExited: false };
 
     /// <summary>The connection string in the shape Aspire's RedisResource produces: <c>host:port,password=…</c>.</summary>

@@ -137,8 +137,6 @@ public sealed partial class RequestProfiler : IDisposable
 
     public IReadOnlyList<NPlusOneFinding> Findings() => [.. _findings.Reverse()];
 
-    public IReadOnlyList<RequestProfile> Recent() => [.. _order.Reverse().Select(Find).OfType<RequestProfile>()];
-
     private void Keep(RequestProfile profile)
     {
         var capacity = _options.CurrentValue.RecentRequests;

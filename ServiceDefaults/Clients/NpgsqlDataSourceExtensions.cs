@@ -24,13 +24,7 @@ public static class NpgsqlDataSourceExtensions
         ArgumentException.ThrowIfNullOrEmpty(connectionName);
 
         var settings = new NpgsqlSettings();
-        var section = builder.Configuration.GetSection(DefaultConfigSectionName);
-        section.Bind(settings);
-        section.GetSection(connectionName).Bind(settings);
-        if (builder.Configuration.GetConnectionString(connectionName) is { } cs)
-        {
-            settings.ConnectionString = cs;
-        }
+        ClientSettings.Bind(builder.Configuration, settings, DefaultConfigSectionName, connectionName);
         configureSettings?.Invoke(settings);
         if (string.IsNullOrWhiteSpace(settings.ConnectionString))
         {

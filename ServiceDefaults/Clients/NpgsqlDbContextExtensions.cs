@@ -69,14 +69,7 @@ public static class NpgsqlDbContextExtensions
     internal static NpgsqlEntityFrameworkCorePostgreSQLSettings ReadSettings<TContext>(IConfiguration configuration, string connectionName)
     {
         var settings = new NpgsqlEntityFrameworkCorePostgreSQLSettings();
-        var section = configuration.GetSection(DefaultConfigSectionName);
-        section.Bind(settings);
-        section.GetSection(connectionName).Bind(settings);
-        section.GetSection(typeof(TContext).Name).Bind(settings);
-        if (configuration.GetConnectionString(connectionName) is { } cs)
-        {
-            settings.ConnectionString = cs;
-        }
+        ClientSettings.Bind(configuration, settings, DefaultConfigSectionName, connectionName, typeof(TContext).Name);
         return settings;
     }
 

@@ -4,7 +4,7 @@ namespace AspirePerf.ServiceDefaults.Clients;
 /// Mirrors Aspire.Npgsql.EntityFrameworkCore.PostgreSQL's settings class, bound from
 /// <c>Aspire:Npgsql:EntityFrameworkCore:PostgreSQL</c>.
 /// </summary>
-public sealed class NpgsqlEntityFrameworkCorePostgreSQLSettings
+public sealed class NpgsqlEntityFrameworkCorePostgreSQLSettings : IConnectionStringSettings
 {
     public string? ConnectionString { get; set; }
     public bool DisableRetry { get; set; }

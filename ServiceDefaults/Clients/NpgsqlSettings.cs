@@ -1,7 +1,7 @@
 namespace AspirePerf.ServiceDefaults.Clients;
 
 /// <summary>Mirrors Aspire.Npgsql's settings class, bound from <c>Aspire:Npgsql</c>.</summary>
-public sealed class NpgsqlSettings
+public sealed class NpgsqlSettings : IConnectionStringSettings
 {
     public string? ConnectionString { get; set; }
     public bool DisableHealthChecks { get; set; }

@@ -28,13 +28,7 @@ public static class RedisClientExtensions
         ArgumentException.ThrowIfNullOrEmpty(connectionName);
 
         var settings = new StackExchangeRedisSettings();
-        var section = builder.Configuration.GetSection(DefaultConfigSectionName);
-        section.Bind(settings);
-        section.GetSection(connectionName).Bind(settings);
-        if (builder.Configuration.GetConnectionString(connectionName) is { } cs)
-        {
-            settings.ConnectionString = cs;
-        }
+        var section = ClientSettings.Bind(builder.Configuration, settings, DefaultConfigSectionName, connectionName);
         configureSettings?.Invoke(settings);
 
         if (string.IsNullOrWhiteSpace(settings.ConnectionString))

@@ -1,7 +1,7 @@
 namespace AspirePerf.ServiceDefaults.Clients;
 
 /// <summary>Mirrors Aspire.StackExchange.Redis's settings class, bound from <c>Aspire:StackExchange:Redis</c>.</summary>
-public sealed class StackExchangeRedisSettings
+public sealed class StackExchangeRedisSettings : IConnectionStringSettings
 {
     public string? ConnectionString { get; set; }
     public bool DisableHealthChecks { get; set; }
