@@ -7,6 +7,7 @@ return args switch
     ["micro", .. var rest] => MicroBenchmarks.Run(rest),
     ["backplane", .. var rest] => await BackplaneBenchmark.RunAsync(rest),
     ["profiling-http", .. var rest] => await ProfilingHttpBenchmark.RunAsync(rest),
+    ["advisor", .. var rest] => await AdvisorBenchmark.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -26,6 +27,8 @@ static int Usage()
               BenchmarkDotNet: raw HybridCache L1 hit vs AdaptiveCache L1 hit, L2 hit over Redis, uncached query.
           profiling-http [--api URL] [--query wage-percentiles] [--connections 16] [--duration 5] [--rounds 4] [--operator-key KEY]
               Query-endpoint throughput with request profiling on vs off, alternating slices in one run.
+          advisor --workforce "<npgsql connection string>" [--api URL] [--runs 3] [--keep] [--operator-key KEY]
+              Index advisor end to end: workload before, advice, apply each index (re-measured by the API), workload after.
           backplane --cache "<redis connection string>" [--rounds 200]
               Cross-node invalidation: time from an invalidation on node A until node B's L1 misses.
         """);

@@ -30,42 +30,60 @@ public static class WorkloadBenchmark
         using var registry = JsonDocument.Parse(await http.GetStringAsync("/api/v1/queries"));
         Console.WriteLine($"| query | kind | rows | server ms (median) | min | max | client ms (median) |");
         Console.WriteLine($"|---|---|---:|---:|---:|---:|---:|");
-        foreach (var query in registry.RootElement.EnumerateArray())
+        foreach (var (id, kind, url) in RegistryUrls(registry))
         {
-            var id = query.GetProperty("id").GetString()!;
-            // Required parameters get 1 (every required parameter today is an id); everything else takes its default.
-            var parameters = string.Join('&', query.GetProperty("parameters").EnumerateArray()
-                .Where(p => p.GetProperty("required").GetBoolean())
-                .Select(p => $"{p.GetProperty("name").GetString()}=1"));
-            var url = $"/api/v1/queries/{id}{(parameters.Length > 0 ? "?" + parameters : "")}";
             var server = new List<double>();
             var client = new List<double>();
             var rows = 0;
             for (var i = 0; i < warmup + runs; i++)
             {
-                // Uncached: an operator's no-cache makes every run recompute on the database.
-                using var request = new HttpRequestMessage(HttpMethod.Get, url);
-                request.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoCache = true };
-                request.Headers.Add("X-Api-Key", operatorKey);
-                var started = Stopwatch.GetTimestamp();
-                using var response = await http.SendAsync(request);
-                response.EnsureSuccessStatusCode();
-                var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-                var wall = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var run = await RunUncachedAsync(http, url, operatorKey);
                 if (i >= warmup)
                 {
-                    server.Add(body.GetProperty("executionMs").GetDouble());
-                    client.Add(wall);
-                    rows = body.GetProperty("rowCount").GetInt32();
+                    server.Add(run.ServerMs);
+                    client.Add(run.ClientMs);
+                    rows = run.Rows;
                 }
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| `{id}` | {query.GetProperty("kind").GetString()} | {rows} | {Median(server):0.0} | {server.Min():0.0} | {server.Max():0.0} | {Median(client):0.0} |"));
+                $"| `{id}` | {kind} | {rows} | {Median(server):0.0} | {server.Min():0.0} | {server.Max():0.0} | {Median(client):0.0} |"));
         }
         return 0;
     }
 
-    private static double Median(List<double> values)
+    /// <summary>
+    /// Every registered query's URL with its defaults; required parameters get their example, or 1 without
+    /// <paramref name="examples"/> (every required parameter today is an id).
+    /// </summary>
+    public static IEnumerable<(string Id, string Kind, string Url)> RegistryUrls(JsonDocument registry, bool examples = false)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        foreach (var query in registry.RootElement.EnumerateArray())
+        {
+            var id = query.GetProperty("id").GetString()!;
+            var parameters = string.Join('&', query.GetProperty("parameters").EnumerateArray()
+                .Where(p => p.GetProperty("required").GetBoolean())
+                .Select(p => $"{p.GetProperty("name").GetString()}={(examples && p.TryGetProperty("example", out var e) && e.ValueKind == JsonValueKind.Number ? e.GetRawText() : "1")}"));
+            yield return (id, query.GetProperty("kind").GetString()!, $"/api/v1/queries/{id}{(parameters.Length > 0 ? "?" + parameters : "")}");
+        }
+    }
+
+    /// <summary>One uncached run: an operator's no-cache makes the API recompute on the database.</summary>
+    public static async Task<(double ServerMs, double ClientMs, int Rows)> RunUncachedAsync(HttpClient http, string url, string operatorKey)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoCache = true };
+        request.Headers.Add("X-Api-Key", operatorKey);
+        var started = Stopwatch.GetTimestamp();
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var wall = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return (body.GetProperty("executionMs").GetDouble(), wall, body.GetProperty("rowCount").GetInt32());
+    }
+
+    public static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;

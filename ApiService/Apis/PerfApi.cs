@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AspirePerf.ApiService.Apis;
 
-/// <summary>The performance layer's operator surface: cache statistics and invalidation.</summary>
+/// <summary>The performance layer's operator surface: cache, profiling, slow queries and index advice.</summary>
 public static class PerfApi
 {
     public static RouteGroupBuilder MapPerfApi(this IEndpointRouteBuilder app)
@@ -47,6 +47,20 @@ public static class PerfApi
             .RequireAuthorization(ApiPolicies.Operator)
             .WithName("SetProfilingState")
             .WithSummary("Switch request profiling on or off at run time (until restart)");
+        api.MapGet("/queries/slow", GetSlowQueries)
+            .WithName("GetSlowQueries")
+            .WithSummary("SQL statements slower than Profiling:SlowQueryThresholdMs, by fingerprint, values redacted, slowest first (limit 1 to 500)");
+        api.MapGet("/queries/{fingerprint}/plan", GetSlowQueryPlan)
+            .WithName("GetSlowQueryPlan")
+            .WithSummary("The EXPLAIN (FORMAT JSON) plan of a slow statement, captured in the background (status pending until then)");
+        api.MapGet("/indexes/advice", (IndexAdvisor advisor, CancellationToken cancellationToken) => advisor.AdviseAsync(cancellationToken))
+            .WithName("GetIndexAdvice")
+            .WithSummary("Indexes for the workload (pg_stat_statements and the slow-query log), verified with hypopg, ranked by time saved")
+            .WithDescription("Each advice has its CREATE INDEX CONCURRENTLY statement, estimated improvement and size; every statement considered has a verdict.");
+        api.MapPost("/indexes/apply", ApplyIndexAsync)
+            .RequireAuthorization(ApiPolicies.Operator)
+            .WithName("ApplyIndex")
+            .WithSummary("Build one advised index concurrently, then re-run the statements it serves and report their times before and after");
         api.MapPost("/cache/invalidate", InvalidateAsync)
             .RequireAuthorization(ApiPolicies.Operator)
             .WithName("InvalidateCache")
@@ -126,6 +140,47 @@ public static class PerfApi
         return TypedResults.Ok<IReadOnlyList<Insight>>(insights);
     }
 
+    public static Results<Ok<IReadOnlyList<SlowQuery>>, ValidationProblem> GetSlowQueries(SlowQueryLog log, int limit = 50)
+    {
+        if (limit is < 1 or > 500)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["Must be between 1 and 500."] });
+        }
+        return TypedResults.Ok<IReadOnlyList<SlowQuery>>([.. log.Snapshot().OrderByDescending(q => q.MaxMs).Take(limit)]);
+    }
+
+    public static Results<Ok<SlowQueryPlan>, ValidationProblem, ProblemHttpResult> GetSlowQueryPlan(string fingerprint, SlowQueryLog log)
+    {
+        if (fingerprint.Length != 16 || !fingerprint.All(char.IsAsciiHexDigitLower))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["fingerprint"] = ["Must be 16 lower-case hexadecimal digits, as listed by /api/v1/perf/queries/slow."] });
+        }
+        return log.Plan(fingerprint) is { } plan
+            ? TypedResults.Ok(plan)
+            : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown slow statement",
+                detail: $"No statement with fingerprint '{fingerprint}' is in the slow-query log.");
+    }
+
+    public static async Task<Results<Ok<IndexApplyResult>, ValidationProblem, ProblemHttpResult>> ApplyIndexAsync(
+        IndexApplyRequest request, IndexAdvisor advisor, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.Index) || request.Index.Length > 63)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["index"] = ["Give the name of an advised index (1 to 63 characters), as listed by /api/v1/perf/indexes/advice."] });
+        }
+        try
+        {
+            return await advisor.ApplyAsync(request.Index, cancellationToken) is { } result
+                ? TypedResults.Ok(result)
+                : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not advised",
+                    detail: $"'{request.Index}' is not in the current index advice; get /api/v1/perf/indexes/advice first.");
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or Npgsql.PostgresException)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Index build failed", detail: ex.Message);
+        }
+    }
+
     public static Ok<IReadOnlyList<NPlusOneFinding>> GetFindings(RequestProfiler profiler) => TypedResults.Ok(profiler.Findings());
 
     public static Ok<CacheStatisticsSnapshot> GetCacheStatistics(AdaptiveCache cache) => TypedResults.Ok(cache.Statistics());
@@ -173,3 +228,5 @@ public sealed record EndpointStatisticsReport(double WindowSeconds, IReadOnlyLis
 public sealed record Insight(string Kind, string Subject, string Detail);
 
 public sealed record ProfilingState(bool Enabled);
+
+public sealed record IndexApplyRequest(string? Index);

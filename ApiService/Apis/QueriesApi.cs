@@ -119,7 +119,7 @@ public sealed record QueryDescriptor(
     IReadOnlyList<string> Tables)
 {
     public static QueryDescriptor From(QueryDefinition q) => new(q.Id, q.Title, q.Description, q.Kind,
-        [.. q.Parameters.Select(p => new QueryParameterDescriptor(p.Name, p.Type, p.Description, p.Required, p.Default,
+        [.. q.Parameters.Select(p => new QueryParameterDescriptor(p.Name, p.Type, p.Description, p.Required, p.Default, p.Example,
             p.Minimum, p.Maximum,
             p.MinimumDate, p.MaximumDate, p.AllowedValues, p.Type == QueryParameterType.Text ? p.MaxLength : null))],
         q.Columns, q.Tables);
@@ -131,6 +131,7 @@ public sealed record QueryParameterDescriptor(
     string Description,
     bool Required,
     object? Default,
+    object? Example,
     decimal? Minimum,
     decimal? Maximum,
     DateOnly? MinimumDate,

@@ -37,8 +37,8 @@ internal static class Extensions
         builder.AddRedisClient(Cache);
         builder.Services.AddWorkforceQueries(builder.Configuration);
         builder.Services.AddAdaptiveCaching(builder.Configuration);
-        builder.Services.AddSingleton<ServerStatements>();
         builder.Services.AddRequestProfiling(builder.Configuration);
+        builder.Services.AddIndexAdvisor(builder.Configuration);
         builder.Services.AddSingleton<IValidateOptions<CachingOptions>, QueryCacheProfilesExist>();
         builder.AddApiKeyAuthentication();
 

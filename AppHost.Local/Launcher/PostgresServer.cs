@@ -129,6 +129,8 @@ public sealed class PostgresServer : IAsyncDisposable
             ["unix_socket_directories"] = "",
             ["shared_preload_libraries"] = string.Join(',', PreloadedLibraries),
             ["pg_stat_statements.track"] = "all",
+            // pg_qualstats samples 1 / max_connections of statements by default; a tenth gives the advisor data sooner.
+            ["pg_qualstats.sample_rate"] = "0.1",
             ["log_min_messages"] = "warning",
         };
         foreach (var (key, value) in _options.Settings)

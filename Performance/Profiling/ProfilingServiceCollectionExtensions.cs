@@ -16,6 +16,8 @@ public static class ProfilingServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<EndpointStatistics>();
         services.AddSingleton<RequestProfiler>();
+        services.AddSingleton<SlowQueryLog>();
+        services.AddHostedService<SlowQueryPlanCapture>();
         return services;
     }
 }

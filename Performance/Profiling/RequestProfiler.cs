@@ -28,6 +28,14 @@ public sealed class ProfilingOptions
     /// <summary>More SQL commands per request than this, on average, is reported as chatty.</summary>
     [System.ComponentModel.DataAnnotations.Range(1, 100_000)]
     public double ChattySqlCommandsPerRequest { get; set; } = 10;
+
+    /// <summary>SQL commands at least this slow go to the slow-query log, which captures their plans.</summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 3_600_000)]
+    public double SlowQueryThresholdMs { get; set; } = 200;
+
+    /// <summary>Distinct slow statement shapes kept; the least recently seen goes first.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 10_000)]
+    public int SlowQueryCapacity { get; set; } = 200;
 }
 
 public sealed record SqlCommandProfile(string Fingerprint, string Sql, double DurationMs, bool Failed);
@@ -66,10 +74,13 @@ public sealed partial class RequestProfiler : IDisposable
     private readonly TimeProvider _time;
 
     private readonly EndpointStatistics _endpoints;
+    private readonly SlowQueryLog _slowQueries;
 
-    public RequestProfiler(IOptionsMonitor<ProfilingOptions> options, IMeterFactory meters, EndpointStatistics endpoints, TimeProvider time, ILogger<RequestProfiler> logger)
+    public RequestProfiler(IOptionsMonitor<ProfilingOptions> options, IMeterFactory meters, EndpointStatistics endpoints, SlowQueryLog slowQueries,
+        TimeProvider time, ILogger<RequestProfiler> logger)
     {
         _endpoints = endpoints;
+        _slowQueries = slowQueries;
         ArgumentNullException.ThrowIfNull(meters);
         _options = options;
         _time = time;
@@ -160,7 +171,13 @@ public sealed partial class RequestProfiler : IDisposable
         // Npgsql tags the statement with the current semantic convention name, older versions with db.statement.
         var sql = activity.GetTagItem("db.query.text") as string ?? activity.GetTagItem("db.statement") as string ?? activity.DisplayName;
         var (normalized, hash) = SqlFingerprint.Of(sql);
-        open.Commands.Enqueue(new SqlCommandProfile(hash, normalized, Math.Round(activity.Duration.TotalMilliseconds, 3), activity.Status == ActivityStatusCode.Error));
+        var durationMs = activity.Duration.TotalMilliseconds;
+        var failed = activity.Status == ActivityStatusCode.Error;
+        open.Commands.Enqueue(new SqlCommandProfile(hash, normalized, Math.Round(durationMs, 3), failed));
+        if (durationMs >= _slowQueries.ThresholdMs && !failed)
+        {
+            _slowQueries.Record(hash, normalized, sql, durationMs, activity.TraceId.ToHexString());
+        }
     }
 
     public void Dispose() => _listener.Dispose();

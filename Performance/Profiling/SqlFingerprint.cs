@@ -18,7 +18,7 @@ public static class SqlFingerprint
     public static string Normalize(string sql)
     {
         ArgumentNullException.ThrowIfNull(sql);
-        return Join(FoldRows(FoldValues(Tokenize(sql))));
+        return Join(FoldRows(FoldValues(ExtractFields(Tokenize(sql)))));
     }
 
     private const string OperatorChars = "+-*/<>=~!#%^&|`?:";
@@ -131,6 +131,20 @@ public static class SqlFingerprint
 
     private static bool IsNonValue(string token) =>
         token is "(" or "[" or "," || NonValueWords.Contains(token) || OperatorChars.Contains(token[0], StringComparison.Ordinal);
+
+    // "extract(year from x)" → "extract(? from x)": pg_stat_statements treats the field as a constant, and the
+    // fingerprints of its entries must match those of the statements as sent.
+    private static List<string> ExtractFields(List<string> tokens)
+    {
+        for (var i = 0; i + 3 < tokens.Count; i++)
+        {
+            if (tokens[i] == "extract" && tokens[i + 1] == "(" && tokens[i + 3] == "from")
+            {
+                tokens[i + 2] = "?";
+            }
+        }
+        return tokens;
+    }
 
     // "(?, ?, ?)" → "(?)" inside brackets only (IN lists, ARRAY[...], a VALUES row); a select list keeps its arity.
     private static List<string> FoldValues(List<string> tokens)

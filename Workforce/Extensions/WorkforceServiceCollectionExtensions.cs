@@ -1,3 +1,4 @@
+using AspirePerf.Performance.Database;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Workforce.Data;
 using AspirePerf.Workforce.Queries;
@@ -19,6 +20,7 @@ public static class WorkforceServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton(new QueryRegistry(WorkforceQueries.All));
         services.TryAddSingleton<QueryExecutor>();
+        services.TryAddSingleton<IStatementSamples, RegistryStatementSamples>();
         return services;
     }
 

@@ -6,6 +6,7 @@ public sealed class SqlFingerprintTests
 {
     [Theory]
     [InlineData("SELECT * FROM t WHERE id = 5", "select * from t where id = ?")]
+    [InlineData("SELECT extract(YEAR FROM d), extract($2 FROM d) FROM t", "select extract(? from d), extract(? from d) from t")]
     [InlineData("select *\n  from t\twhere id=$1;", "select * from t where id = ?")]
     [InlineData("SELECT name FROM t WHERE name = 'O''Brien' AND x = E'a\\'b'", "select name from t where name = ? and x = ?")]
     [InlineData("SELECT $$a 'quoted' $ body$$, $fn$x$fn$", "select ?, ?")]

@@ -69,6 +69,8 @@ public static class TestServers
             ["synchronous_commit"] = "off",
             ["full_page_writes"] = "off",
             ["max_connections"] = "1000",
+            // Every statement's predicates, so advisor tests see pg_qualstats data after a handful of runs.
+            ["pg_qualstats.sample_rate"] = "1",
         },
     };
 

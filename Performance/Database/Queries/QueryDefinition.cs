@@ -31,6 +31,12 @@ public sealed record QueryParameter(string Name, QueryParameterType Type, string
     /// <summary>Used when the caller omits the parameter; null leaves an optional parameter unset (SQL NULL).</summary>
     public object? Default { get; init; }
 
+    /// <summary>
+    /// A representative value for a required parameter, used only by the performance layer when it replays or plans
+    /// the query on its own (index advisor, slow-query plans), never for callers.
+    /// </summary>
+    public object? Example { get; init; }
+
     /// <summary>Inclusive bounds for Integer and Decimal parameters.</summary>
     public decimal? Minimum { get; init; }
 

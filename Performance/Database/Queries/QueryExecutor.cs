@@ -70,13 +70,7 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
         }
 
         await using var command = new NpgsqlCommand(query.Sql, connection, transaction);
-        foreach (var parameter in query.Parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter(parameter.Name, DbType(parameter.Type))
-            {
-                Value = parameters.Values.GetValueOrDefault(parameter.Name) ?? DBNull.Value,
-            });
-        }
+        command.Parameters.AddRange(CreateParameters(query, parameters));
 
         try
         {
@@ -110,6 +104,17 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
         {
             throw new QueryTimeoutException(query.Id, timeoutMs, ex);
         }
+    }
+
+    /// <summary>The command parameters for <paramref name="query"/> with <paramref name="parameters"/>; unset ones are SQL NULL.</summary>
+    public static NpgsqlParameter[] CreateParameters(QueryDefinition query, BoundParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(parameters);
+        return [.. query.Parameters.Select(parameter => new NpgsqlParameter(parameter.Name, DbType(parameter.Type))
+        {
+            Value = parameters.Values.GetValueOrDefault(parameter.Name) ?? DBNull.Value,
+        })];
     }
 
     public static NpgsqlDbType DbType(QueryParameterType type) => type switch
