@@ -19,6 +19,7 @@ public static class AdvisorBenchmark
         var workforce = Options.Get(args, "--workforce");
         var runs = Options.Int(args, "--runs", 3);
         var keep = args.Contains("--keep");
+        var checkDeclined = args.Contains("--check-declined");
         var operatorKey = Options.Get(args, "--operator-key") ?? "dev-operator-key-not-for-production";
         if (workforce is null)
         {
@@ -93,11 +94,52 @@ public static class AdvisorBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| `{id}` | {before[id]:0.0} | {after[id]:0.0} | {before[id] / after[id]:0.0}× |"));
         }
 
+        if (checkDeclined)
+        {
+            await CheckDeclinedAsync(http, database, advice, queries, runs, operatorKey, applied: names);
+        }
+
         if (!keep)
         {
             Console.WriteLine($"Cleanup: {await DropAdvisorIndexesAsync(database)} advisor index(es) dropped (--keep keeps them).");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The advisor's refusals, checked: each declined statement's best candidate is built for real, the statement
+    /// re-measured the same way, and the index dropped again.
+    /// </summary>
+    private static async Task CheckDeclinedAsync(HttpClient http, NpgsqlDataSource database, JsonDocument advice,
+        List<(string Id, string Kind, string Url)> queries, int runs, string operatorKey, IReadOnlyCollection<string> applied)
+    {
+        Console.WriteLine();
+        Console.WriteLine("Declined indexes, built anyway to check the refusal:");
+        Console.WriteLine();
+        Console.WriteLine("| query | best candidate | planned improvement | before ms | with index ms | speedup |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|");
+        foreach (var verdict in advice.RootElement.GetProperty("statements").EnumerateArray())
+        {
+            if (verdict.GetProperty("outcome").GetString() != "no-gain"
+                || !verdict.TryGetProperty("bestCandidate", out var candidate) || candidate.ValueKind != JsonValueKind.String
+                || !verdict.TryGetProperty("sample", out var sample) || sample.ValueKind != JsonValueKind.String
+                || queries.FirstOrDefault(q => q.Id == sample.GetString()) is not { Url: not null } query)
+            {
+                continue;
+            }
+            var create = candidate.GetString()!;
+            // Without and with the index back to back, so the machine's drift over the run does not enter the ratio.
+            var without = await MeasureAsync(http, [query], runs, operatorKey);
+            await using (var build = database.CreateCommand(create))
+            {
+                build.CommandTimeout = 0;
+                await build.ExecuteNonQueryAsync();
+            }
+            var with = await MeasureAsync(http, [query], runs, operatorKey);
+            await DropAdvisorIndexesAsync(database, except: applied);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| `{query.Id}` | `{create[(create.IndexOf(" ON ", StringComparison.Ordinal) + 4)..]}` | {Percent(verdict, "bestImprovement")} | {without[query.Id]:0.0} | {with[query.Id]:0.0} | {without[query.Id] / with[query.Id]:0.00}× |"));
+        }
     }
 
     private static async Task<Dictionary<string, double>> MeasureAsync(HttpClient http, List<(string Id, string Kind, string Url)> queries, int runs, string operatorKey)
@@ -117,15 +159,18 @@ public static class AdvisorBenchmark
     }
 
     /// <summary>The advisor names its indexes ix_*; the workforce schema itself has only pk_* and ak_* ones.</summary>
-    private static async Task<int> DropAdvisorIndexesAsync(NpgsqlDataSource database)
+    private static async Task<int> DropAdvisorIndexesAsync(NpgsqlDataSource database, IReadOnlyCollection<string>? except = null)
     {
         var names = new List<string>();
-        await using (var list = database.CreateCommand("SELECT quote_ident(schemaname) || '.' || quote_ident(indexname) FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'ix\\_%'"))
+        await using (var list = database.CreateCommand("SELECT indexname, quote_ident(schemaname) || '.' || quote_ident(indexname) FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'ix\\_%'"))
         await using (var reader = await list.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                names.Add(reader.GetString(0));
+                if (except?.Contains(reader.GetString(0)) != true)
+                {
+                    names.Add(reader.GetString(1));
+                }
             }
         }
         foreach (var name in names)

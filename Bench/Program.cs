@@ -27,8 +27,9 @@ static int Usage()
               BenchmarkDotNet: raw HybridCache L1 hit vs AdaptiveCache L1 hit, L2 hit over Redis, uncached query.
           profiling-http [--api URL] [--query wage-percentiles] [--connections 16] [--duration 5] [--rounds 4] [--operator-key KEY]
               Query-endpoint throughput with request profiling on vs off, alternating slices in one run.
-          advisor --workforce "<npgsql connection string>" [--api URL] [--runs 3] [--keep] [--operator-key KEY]
-              Index advisor end to end: workload before, advice, apply each index (re-measured by the API), workload after.
+          advisor --workforce "<npgsql connection string>" [--api URL] [--runs 3] [--keep] [--check-declined] [--operator-key KEY]
+              Index advisor end to end: workload before, advice, apply each index (re-measured by the API), workload after;
+              --check-declined also builds each declined statement's best candidate and measures it.
           backplane --cache "<redis connection string>" [--rounds 200]
               Cross-node invalidation: time from an invalidation on node A until node B's L1 misses.
         """);

@@ -51,8 +51,12 @@ public sealed record IndexAdvice(
     double? WorkloadMsSaved,
     IReadOnlyList<AdvisedStatement> Statements);
 
-/// <summary>What the advisor concluded for one statement of the workload, recommended or not, and why.</summary>
-public sealed record StatementVerdict(string Fingerprint, string Query, string? Sample, long Calls, double MeanMs, string Outcome, string Detail);
+/// <summary>
+/// What the advisor concluded for one statement of the workload, recommended or not, and why; with the best candidate
+/// it evaluated and that candidate's planned improvement, so a declined index can be checked by building it.
+/// </summary>
+public sealed record StatementVerdict(string Fingerprint, string Query, string? Sample, long Calls, double MeanMs, string Outcome, string Detail,
+    string? BestCandidate = null, double? BestImprovement = null);
 
 public sealed record IndexAdviceReport(
     DateTimeOffset At,
@@ -180,12 +184,20 @@ public sealed partial class IndexAdvisor(
                 {
                     Add(found, bestKey, statement, new AdvisedStatement(statement.Fingerprint, statement.Query, sample?.Name, statement.Calls, statement.MeanMs,
                         Math.Round(before.TotalCost, 2), Math.Round(bestCost, 2), Math.Round(improvement, 4)));
-                    verdicts.Add(statement.Verdict(sample, "recommended", $"{bestKey.Display} lowers the planned cost by {improvement:P0} ({before.TotalCost:0} → {bestCost:0})."));
+                    verdicts.Add(statement.Verdict(sample, "recommended", $"{bestKey.Display} lowers the planned cost by {improvement:P0} ({before.TotalCost:0} → {bestCost:0}).") with
+                    {
+                        BestCandidate = bestKey.CreateStatement,
+                        BestImprovement = Math.Round(improvement, 4),
+                    });
                 }
                 else
                 {
                     verdicts.Add(statement.Verdict(sample, "no-gain", $"The best of {candidates.Count} candidates, {bestKey.Display}, lowers the planned cost by only {Math.Max(0, improvement):P0} " +
-                        $"(needed {settings.MinCostReduction:P0}): the statement reads too large a share of the table for an index to pay."));
+                        $"(needed {settings.MinCostReduction:P0}): the statement reads too large a share of the table for an index to pay.") with
+                    {
+                        BestCandidate = bestKey.CreateStatement,
+                        BestImprovement = Math.Round(improvement, 4),
+                    });
                 }
             }
         }
