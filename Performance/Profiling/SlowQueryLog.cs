@@ -50,9 +50,11 @@ public sealed record SlowQueryPlan(
 public sealed class SlowQueryLog(IOptionsMonitor<ProfilingOptions> options, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    // Wait mode makes TryWrite answer false when full (DropWrite would claim success and lose the entry): the
+    // statement stays un-queued and is offered again the next time it is slow. Nothing ever waits on it.
     private readonly Channel<Entry> _toPlan = Channel.CreateBounded<Entry>(new BoundedChannelOptions(64)
     {
-        FullMode = BoundedChannelFullMode.DropWrite,
+        FullMode = BoundedChannelFullMode.Wait,
         SingleReader = true,
     });
 
