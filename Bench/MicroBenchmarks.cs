@@ -89,9 +89,26 @@ public class CacheHitBenchmarks
         Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCacheWrite,
     };
 
+    // The same entry our cache reads: same key (namespace, version, query id, parameter hash), same tags.
+    [Benchmark(Description = "raw HybridCache L1 hit, same key as ours")]
+    public ValueTask<CachedPayload> RawHybridCacheL1HitSameKey() =>
+        _hybrid.GetOrCreateAsync(_request.Key, static _ => ValueTask.FromResult<CachedPayload>(null!), tags: Tags);
+
     [Benchmark(Description = "raw HybridCache L1 hit, probe flags")]
     public ValueTask<CachedPayload> RawHybridCacheProbe() =>
         _hybrid.GetOrCreateAsync("bench:raw", static _ => ValueTask.FromResult<CachedPayload>(null!), ProbeFlags, Tags);
+
+    // The floor of any wrapper that returns a lookup result: the probe plus wrapping the payload, nothing else.
+    [Benchmark(Description = "probe + CacheLookup wrapping only")]
+#pragma warning disable CA2012 // Read once, after IsCompletedSuccessfully, as the product's fast path does.
+    public ValueTask<CacheLookup> WrapperFloor()
+    {
+        var probe = _hybrid.GetOrCreateAsync<CachedPayload?>(_request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null), ProbeFlags, Tags, CancellationToken.None);
+        return probe.IsCompletedSuccessfully
+            ? ValueTask.FromResult(new CacheLookup(probe.Result!, CacheOutcome.Hit, CacheTier.L1, null, null))
+            : throw new InvalidOperationException("not an L1 hit");
+    }
+#pragma warning restore CA2012
 
     [Benchmark(Description = "AdaptiveCache L1 hit")]
     public ValueTask<CacheLookup> AdaptiveCacheL1Hit() =>
