@@ -7,10 +7,15 @@ namespace AspirePerf.Performance.Jobs;
 [JsonConverter(typeof(JsonStringEnumConverter<JobPriority>))]
 public enum JobPriority : short
 {
+    [JsonStringEnumMemberName("critical")]
     Critical = 0,
+    [JsonStringEnumMemberName("high")]
     High = 1,
+    [JsonStringEnumMemberName("normal")]
     Normal = 2,
+    [JsonStringEnumMemberName("low")]
     Low = 3,
+    [JsonStringEnumMemberName("batch")]
     Batch = 4,
 }
 
@@ -21,12 +26,19 @@ public enum JobPriority : short
 [JsonConverter(typeof(JsonStringEnumConverter<JobState>))]
 public enum JobState : short
 {
+    [JsonStringEnumMemberName("available")]
     Available = 0,
+    [JsonStringEnumMemberName("scheduled")]
     Scheduled = 1,
+    [JsonStringEnumMemberName("running")]
     Running = 2,
+    [JsonStringEnumMemberName("retryable")]
     Retryable = 3,
+    [JsonStringEnumMemberName("completed")]
     Completed = 4,
+    [JsonStringEnumMemberName("discarded")]
     Discarded = 5,
+    [JsonStringEnumMemberName("cancelled")]
     Cancelled = 6,
 }
 

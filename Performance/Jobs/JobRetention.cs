@@ -2,13 +2,8 @@ using Microsoft.Extensions.Options;
 
 namespace AspirePerf.Performance.Jobs;
 
-/// <summary>Payload of the <c>maintenance</c> job; ages left null come from Jobs:Retention.</summary>
-public sealed record JobRetentionPayload
-{
-    public TimeSpan? CompletedAge { get; init; }
-
-    public TimeSpan? DiscardedAge { get; init; }
-}
+/// <summary>Payload of the <c>maintenance</c> job: empty; the ages come from Jobs:Retention only, so whoever may enqueue cannot purge history.</summary>
+public sealed record JobRetentionPayload;
 
 public sealed record JobRetentionResult(long DeletedCompleted, long DeletedDiscardedOrCancelled);
 
@@ -22,7 +17,7 @@ public sealed class JobRetentionHandler(PostgresJobQueue queue, IOptionsMonitor<
         ArgumentNullException.ThrowIfNull(job);
         var retention = options.CurrentValue.Retention;
         var (completed, discarded) = await queue.DeleteFinishedAsync(
-            job.Payload.CompletedAge ?? retention.CompletedAge, job.Payload.DiscardedAge ?? retention.DiscardedAge,
+            retention.CompletedAge, retention.DiscardedAge,
             retention.DeleteBatchSize, cancellationToken);
         job.Result = new JobRetentionResult(completed, discarded);
     }

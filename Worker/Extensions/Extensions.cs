@@ -1,6 +1,8 @@
+using AspirePerf.Performance.Jobs;
 using AspirePerf.Worker.Startup;
 using AspirePerf.Workforce.Data;
 using AspirePerf.Workforce.Extensions;
+using AspirePerf.Workforce.Jobs;
 
 namespace AspirePerf.Worker.Extensions;
 
@@ -17,5 +19,21 @@ internal static class Extensions
         builder.Services.AddHostedService<DatabaseInitializer>();
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseInitializationHealthCheck>(DatabaseInitializationHealthCheck.Name, tags: ["workforce"]);
+
+        builder.AddJobProcessing();
+    }
+
+    /// <summary>
+    /// The job processor and its handlers: the workload's types (export), retention (maintenance) every
+    /// Jobs:Recurring:maintenance:Interval (default 1 h). Jobs:ProcessorEnabled=false leaves the queue undrained.
+    /// </summary>
+    private static void AddJobProcessing(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddWorkforceQueries(builder.Configuration);
+        builder.Services.AddJobQueue(builder.Configuration);
+        builder.Services.AddWorkforceJobTypes();
+        builder.Services.AddWorkforceJobHandlers();
+        builder.Services.AddJobRetention(TimeSpan.FromHours(1));
+        builder.Services.AddJobProcessor(builder.Configuration);
     }
 }
