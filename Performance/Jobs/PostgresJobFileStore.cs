@@ -49,6 +49,7 @@ public sealed class PostgresJobFileStore(NpgsqlDataSource dataSource)
     {
         private readonly MemoryStream _buffer = new();
         private int _seq;
+        private bool _disposed;
 
         public override bool CanRead => false;
         public override bool CanSeek => false;
@@ -82,19 +83,23 @@ public sealed class PostgresJobFileStore(NpgsqlDataSource dataSource)
 
         public override async ValueTask DisposeAsync()
         {
-            if (_buffer.Length > 0)
+            if (!_disposed && _buffer.Length > 0)
             {
                 await StoreChunkAsync(CancellationToken.None);
             }
-            await _buffer.DisposeAsync();
             await base.DisposeAsync();
         }
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing && _buffer.Length > 0)
+            if (disposing && !_disposed)
             {
-                StoreChunkAsync(CancellationToken.None).GetAwaiter().GetResult();
+                if (_buffer.Length > 0)
+                {
+                    StoreChunkAsync(CancellationToken.None).GetAwaiter().GetResult();
+                }
+                _disposed = true;
+                _buffer.Dispose();
             }
             base.Dispose(disposing);
         }
