@@ -271,8 +271,11 @@ public sealed partial class JobProcessor : BackgroundService, IJobProgressSink
             _running[job.Id] = new RunningJob(job, unit);
             _metrics.Started(job.Type, job.AttemptedAt - job.RunAt);
         }
-        // Task.Run: a handler that blocks before its first await must not stall the fetch loop.
-        _units[unit] = Task.Run(() => RunAsync(unit));
+        // On the thread pool: a handler that blocks before its first await must not stall the fetch loop. Registered
+        // before it starts, so its own removal at the end always finds it.
+        var run = new Task<Task>(() => RunAsync(unit));
+        _units[unit] = run.Unwrap();
+        run.Start(TaskScheduler.Default);
     }
 
     private async Task RunAsync(RunningUnit unit)

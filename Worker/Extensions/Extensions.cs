@@ -1,3 +1,4 @@
+using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Jobs;
 using AspirePerf.Worker.Startup;
 using AspirePerf.Workforce.Data;
@@ -24,12 +25,16 @@ internal static class Extensions
     }
 
     /// <summary>
-    /// The job processor and its handlers: the workload's types (export), retention (maintenance) every
-    /// Jobs:Recurring:maintenance:Interval (default 1 h). Jobs:ProcessorEnabled=false leaves the queue undrained.
+    /// The job processor and its handlers: the workload's types (export; cache-warm every
+    /// Jobs:Recurring:cache-warm:Interval, default 5 min, into the same Redis-backed cache as the API), retention
+    /// (maintenance) every Jobs:Recurring:maintenance:Interval (default 1 h). Jobs:ProcessorEnabled=false leaves the
+    /// queue undrained.
     /// </summary>
     private static void AddJobProcessing(this IHostApplicationBuilder builder)
     {
         builder.Services.AddWorkforceQueries(builder.Configuration);
+        builder.Services.AddAdaptiveCaching(builder.Configuration);
+        builder.Services.AddRecurringJob(new RecurringJob(CacheWarmJob.TypeName, TimeSpan.FromMinutes(5), new CacheWarmJob()));
         builder.Services.AddJobQueue(builder.Configuration);
         builder.Services.AddWorkforceJobTypes();
         builder.Services.AddWorkforceJobHandlers();

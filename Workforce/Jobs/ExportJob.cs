@@ -149,14 +149,16 @@ public static class WorkforceJobTypes
             var (_, _, errors) = ExportJob.Bind(job, sp.GetRequiredService<QueryRegistry>());
             return errors;
         });
+        services.AddJobType<CacheWarmJob>(CacheWarmJob.TypeName, static (job, sp) => CacheWarmJob.Validate(job, sp.GetRequiredService<QueryRegistry>()));
         services.AddJobType<JobRetentionPayload>(JobRetentionHandler.TypeName);
         return services;
     }
 
-    /// <summary>The Worker's handlers for the workload's job types.</summary>
+    /// <summary>The Worker's handlers for the workload's job types (cache-warm needs AddAdaptiveCaching too).</summary>
     public static IServiceCollection AddWorkforceJobHandlers(this IServiceCollection services)
     {
         services.AddJobHandler<ExportJob, ExportJobHandler>(ExportJob.TypeName);
+        services.AddJobHandler<CacheWarmJob, CacheWarmJobHandler>(CacheWarmJob.TypeName);
         return services;
     }
 }

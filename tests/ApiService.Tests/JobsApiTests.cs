@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Performance.Jobs;
 using AspirePerf.TestSupport;
@@ -14,6 +15,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace AspirePerf.ApiService.Tests;
@@ -50,7 +52,12 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
             ["Jobs:ProgressInterval"] = "00:00:00.100",
             ["Jobs:ShutdownTimeout"] = "00:00:01",
         });
+        // The Worker's cache-warm writes where this API reads: same Redis, same cache namespace.
+        builder.Configuration["ConnectionStrings:cache"] = infrastructure.Redis.ConnectionString;
+        builder.Configuration["Caching:Namespace"] = _factory.Services.GetRequiredService<IOptions<CachingOptions>>().Value.Namespace;
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddRedisClient("cache");
+        builder.Services.AddAdaptiveCaching(builder.Configuration);
         builder.Services.AddNpgsqlDataSource(_database);
         builder.Services.AddWorkforceQueries(builder.Configuration);
         builder.Services.AddJobQueue(builder.Configuration);
@@ -137,6 +144,7 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
         await AssertProblemAsync(new { type = "export", payload = new { queryId = "region-sector-heatmap", format = "xlsx" } }, "payload.format");
         await AssertProblemAsync(new { type = "export", payload = new { queryId = "region-sector-heatmap" }, priority = "urgent" }, "priority");
         await AssertProblemAsync(new { type = "export", payload = new { queryId = "region-sector-heatmap" }, maxAttempts = 0 }, "maxAttempts");
+        await AssertProblemAsync(new { type = "cache-warm", payload = new { queryIds = new[] { "nope" } } }, "payload.queryIds");
 
         using var list = await _client.GetAsync("/api/v1/jobs?state=sleeping&pageSize=1000");
         Assert.Equal(HttpStatusCode.BadRequest, list.StatusCode);
@@ -205,6 +213,22 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
         using var cancel = await _client.DeleteAsync(first.Headers.Location);
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         Assert.Equal("cancelled", (await cancel.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Cache_warm_precomputes_the_default_answers_the_api_then_serves_from_the_cache()
+    {
+        using var response = await _client.PostAsJsonAsync("/api/v1/jobs", new { type = "cache-warm", payload = new { } });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var job = await WaitForStateAsync(response.Headers.Location!.ToString(), "completed");
+        var warmed = job.GetProperty("result").GetProperty("cached").EnumerateArray().Select(w => w.GetString()!).ToList();
+        Assert.NotEmpty(warmed);
+        foreach (var queryId in warmed)
+        {
+            using var answer = await _client.GetAsync($"/api/v1/queries/{queryId}");
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            Assert.Equal("HIT", answer.Headers.GetValues("X-Cache").Single());
+        }
     }
 
     private async Task AssertProblemAsync(object body, string parameter)

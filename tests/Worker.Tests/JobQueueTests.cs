@@ -1,6 +1,9 @@
 using System.Text.Json;
 using AspirePerf.Performance.Jobs;
 using AspirePerf.TestSupport;
+using AspirePerf.Workforce.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -238,6 +241,23 @@ public sealed class JobQueueTests(InfrastructureFixture infrastructure) : IAsync
             await transaction.CommitAsync();
         }
         Assert.Equal(JobState.Available, (await Queue.GetAsync(committed))!.State);
+
+        // The same through EF Core: the DbContext's transaction is an NpgsqlTransaction.
+        var options = new DbContextOptionsBuilder<WorkforceDbContext>().UseNpgsql(dataSource).Options;
+        await using (var db = new WorkforceDbContext(options))
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync();
+            await Queue.EnqueueAsync(type + "-ef", new WorkPayload(), null, transaction.GetDbTransaction());
+            await transaction.RollbackAsync();
+        }
+        Assert.Equal(0, await ScalarAsync<long>("SELECT count(*) FROM jobs.jobs WHERE type = $1", type + "-ef"));
+        await using (var db = new WorkforceDbContext(options))
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync();
+            await Queue.EnqueueAsync(type + "-ef", new WorkPayload(), null, transaction.GetDbTransaction());
+            await transaction.CommitAsync();
+        }
+        Assert.Equal(1, await ScalarAsync<long>("SELECT count(*) FROM jobs.jobs WHERE type = $1", type + "-ef"));
     }
 
     [Fact]
