@@ -48,11 +48,14 @@ public static class JobStates
 
     public static string Name(JobPriority priority) => priority.ToString().ToLowerInvariant();
 
+    // Names only: Enum.TryParse alone would also take numbers and comma-separated combinations.
     public static bool TryParse(string? text, out JobState state) =>
-        Enum.TryParse(text, ignoreCase: true, out state) && Enum.IsDefined(state) && !int.TryParse(text, out _);
+        Enum.TryParse(text, ignoreCase: true, out state) && Enum.IsDefined(state) && IsName(text);
 
     public static bool TryParse(string? text, out JobPriority priority) =>
-        Enum.TryParse(text, ignoreCase: true, out priority) && Enum.IsDefined(priority) && !int.TryParse(text, out _);
+        Enum.TryParse(text, ignoreCase: true, out priority) && Enum.IsDefined(priority) && IsName(text);
+
+    private static bool IsName(string? text) => text is { Length: > 0 } && text.All(char.IsAsciiLetter);
 
     public static bool IsFinal(JobState state) => state is JobState.Completed or JobState.Discarded or JobState.Cancelled;
 }

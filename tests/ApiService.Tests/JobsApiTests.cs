@@ -143,6 +143,8 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
             "payload.parameters.asOf");
         await AssertProblemAsync(new { type = "export", payload = new { queryId = "region-sector-heatmap", format = "xlsx" } }, "payload.format");
         await AssertProblemAsync(new { type = "export", payload = new { queryId = "region-sector-heatmap" }, priority = "urgent" }, "priority");
+        await AssertProblemAsync(new { type = "export", payload = new { queryId = "region-sector-heatmap" }, priority = "low,high" }, "priority");
+        await AssertProblemAsync(new { type = "export", payload = new { queryId = "region-sector-heatmap" }, priority = "1" }, "priority");
         await AssertProblemAsync(new { type = "export", payload = new { queryId = "region-sector-heatmap" }, maxAttempts = 0 }, "maxAttempts");
         await AssertProblemAsync(new { type = "cache-warm", payload = new { queryIds = new[] { "nope" } } }, "payload.queryIds");
 
