@@ -332,8 +332,10 @@ public sealed partial class JobProcessor : BackgroundService, IJobProgressSink
                 else if (failure is null)
                 {
                     running.Completing = true;
+                    // A throttled last report (say "105 rows") is written with the completion rather than lost.
                     await _completions.Writer.WriteAsync((unit, new JobCompletion(context.Id,
-                        context.Result is null ? null : JsonSerializer.Serialize(context.Result, JobCatalog.PayloadJson))));
+                        context.Result is null ? null : JsonSerializer.Serialize(context.Result, JobCatalog.PayloadJson),
+                        running.TakePendingProgress()?.Message)));
                 }
                 else if (running.CancelRequested && failure is OperationCanceledException)
                 {

@@ -28,7 +28,7 @@ public enum RetryOutcome
 }
 
 /// <summary>A completed attempt waiting to be written (completions are written in batches).</summary>
-public readonly record struct JobCompletion(long Id, string? ResultJson);
+public readonly record struct JobCompletion(long Id, string? ResultJson, string? ProgressMessage = null);
 
 /// <summary>
 /// The durable queue: every read and write of <c>jobs.jobs</c>, in plain parameterized SQL over Npgsql. Enqueue can
@@ -368,8 +368,9 @@ public sealed class PostgresJobQueue(NpgsqlDataSource dataSource, IOptionsMonito
         }
         await using var command = dataSource.CreateCommand("""
             UPDATE jobs.jobs j
-               SET state = 4, finalized_at = $1, progress = 100, result = c.result::jsonb, lease_expires_at = NULL
-              FROM unnest($2::bigint[], $3::text[]) AS c(id, result)
+               SET state = 4, finalized_at = $1, progress = 100, result = c.result::jsonb, lease_expires_at = NULL,
+                   progress_message = coalesce(c.message, j.progress_message)
+              FROM unnest($2::bigint[], $3::text[], $5::text[]) AS c(id, result, message)
              WHERE j.id = c.id AND j.state = 2 AND j.lease_owner = $4
             RETURNING j.id
             """);
@@ -377,6 +378,7 @@ public sealed class PostgresJobQueue(NpgsqlDataSource dataSource, IOptionsMonito
         command.Parameters.Add(new() { Value = completions.Select(c => c.Id).ToArray() });
         command.Parameters.Add(new() { Value = completions.Select(c => c.ResultJson).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = owner });
+        command.Parameters.Add(new() { Value = completions.Select(c => c.ProgressMessage).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

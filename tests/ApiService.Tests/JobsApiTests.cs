@@ -96,6 +96,7 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
         var location = response.Headers.Location!.ToString();
         var job = await WaitForStateAsync(location, "completed");
         Assert.Equal(100, job.GetProperty("progress").GetInt32());
+        Assert.EndsWith(" rows", job.GetProperty("progressMessage").GetString(), StringComparison.Ordinal);
 
         using var download = await _client.GetAsync(location + "/result");
         Assert.Equal(HttpStatusCode.OK, download.StatusCode);
