@@ -19,6 +19,7 @@ app.MapApiReference();
 app.MapSystemApi();
 app.MapQueriesApi();
 app.MapPerfApi();
+app.MapJobsApi();
 
 app.Run();
 

@@ -8,6 +8,8 @@ return args switch
     ["backplane", .. var rest] => await BackplaneBenchmark.RunAsync(rest),
     ["profiling-http", .. var rest] => await ProfilingHttpBenchmark.RunAsync(rest),
     ["advisor", .. var rest] => await AdvisorBenchmark.RunAsync(rest),
+    ["jobs", .. var rest] => await JobsBenchmark.RunAsync(rest),
+    ["jobs-worker", .. var rest] => await JobsBenchmark.RunWorkerAsync(rest),
     _ => Usage(),
 };
 
@@ -32,6 +34,10 @@ static int Usage()
               --check-declined also builds each declined statement's best candidate and measures it.
           backplane --cache "<redis connection string>" [--rounds 200]
               Cross-node invalidation: time from an invalidation on node A until node B's L1 misses.
+          jobs --workforce "<npgsql connection string>" [--jobs 50000] [--hangfire-jobs N] [--concurrency 64]
+               [--hangfire-workers 20] [--latency-samples 300] [--load-rate 2000] [--no-hangfire]
+              Job queue vs Hangfire.PostgreSql on the same server (database jobs_bench): no-op jobs/s with one and two
+              workers, enqueue-to-start latency idle and under load.
         """);
     return 2;
 }

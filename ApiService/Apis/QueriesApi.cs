@@ -1,8 +1,8 @@
 using System.Globalization;
 using AspirePerf.ApiService.Authentication;
-using System.Text.Json;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database.Queries;
+using AspirePerf.Workforce.Queries;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -61,21 +61,15 @@ public static class QueriesApi
             return TypedResults.ValidationProblem(errors, title: $"Invalid parameters for query '{query.Id}'");
         }
 
-        var request = new CacheRequest(cache.KeyFor(query.Id, parameters.Values), query.CacheProfile, query.Id,
-            CacheTags.GetOrAdd(query.Id, static (_, q) => [.. q.Tables.Select(t => "table:" + t), "query:" + q.Id], query));
+        var request = QueryResponseCache.Request(cache, query, parameters);
         try
         {
             // Operators may force a recompute (benchmarks, checking a fix); anyone else asking would be a free DoS lever.
             var recompute = context.Request.Headers.CacheControl.ToString().Contains("no-cache", StringComparison.OrdinalIgnoreCase)
                 && context.User.IsInRole(ApiRoles.Operator);
-            var lookup = await cache.GetOrCreateAsync(request, async ct =>
-            {
-                var result = await executor.ExecuteAsync(query, parameters, ct);
-                var response = new QueryResponse(query.Id, query.Title, parameters.Values, result.Columns, result.Rows,
-                    result.RowCount, result.Truncated, Math.Round(result.ExecutionMs, 2));
-                var body = JsonSerializer.SerializeToUtf8Bytes(response, json.Value.SerializerOptions);
-                return new CachedPayload(body, JsonContentType, result.ExecutionMs, time.GetUtcNow());
-            }, recompute, cancellationToken);
+            var lookup = await cache.GetOrCreateAsync(request,
+                ct => QueryResponseCache.ComputeAsync(executor, query, parameters, json.Value.SerializerOptions, time, ct),
+                recompute, cancellationToken);
 
             var headers = context.Response.Headers;
             headers[CacheHeader] = lookup.Outcome.ToString().ToUpperInvariant();
@@ -103,10 +97,6 @@ public static class QueriesApi
         }
     }
 
-    private const string JsonContentType = "application/json; charset=utf-8";
-
-    // A query's tags never change: built once per query, not on every request.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string[]> CacheTags = new(StringComparer.Ordinal);
 }
 
 public sealed record QueryDescriptor(
@@ -138,13 +128,3 @@ public sealed record QueryParameterDescriptor(
     DateOnly? MaximumDate,
     IReadOnlyList<string>? AllowedValues,
     int? MaxLength);
-
-public sealed record QueryResponse(
-    string QueryId,
-    string Title,
-    IReadOnlyDictionary<string, object?> Parameters,
-    IReadOnlyList<QueryColumn> Columns,
-    IReadOnlyList<object?[]> Rows,
-    int RowCount,
-    bool Truncated,
-    double ExecutionMs);

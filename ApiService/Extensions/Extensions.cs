@@ -4,7 +4,9 @@ using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
 using AspirePerf.Performance.Profiling;
 using AspirePerf.Performance.Database.Queries;
+using AspirePerf.Performance.Jobs;
 using AspirePerf.Workforce.Extensions;
+using AspirePerf.Workforce.Jobs;
 using Microsoft.Extensions.Options;
 using AspirePerf.Workforce.Data;
 using Polly;
@@ -39,6 +41,9 @@ internal static class Extensions
         builder.Services.AddAdaptiveCaching(builder.Configuration);
         builder.Services.AddRequestProfiling(builder.Configuration);
         builder.Services.AddIndexAdvisor(builder.Configuration);
+        // Enqueue, inspect and cancel jobs; the Worker drains them. The catalog is the Worker's own list of types.
+        builder.Services.AddJobQueue(builder.Configuration);
+        builder.Services.AddWorkforceJobTypes();
         builder.Services.AddSingleton<IValidateOptions<CachingOptions>, QueryCacheProfilesExist>();
         builder.AddApiKeyAuthentication();
 

@@ -1,6 +1,9 @@
+using AspirePerf.Performance.Caching;
+using AspirePerf.Performance.Jobs;
 using AspirePerf.Worker.Startup;
 using AspirePerf.Workforce.Data;
 using AspirePerf.Workforce.Extensions;
+using AspirePerf.Workforce.Jobs;
 
 namespace AspirePerf.Worker.Extensions;
 
@@ -17,5 +20,25 @@ internal static class Extensions
         builder.Services.AddHostedService<DatabaseInitializer>();
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseInitializationHealthCheck>(DatabaseInitializationHealthCheck.Name, tags: ["workforce"]);
+
+        builder.AddJobProcessing();
+    }
+
+    /// <summary>
+    /// The job processor and its handlers: the workload's types (export; cache-warm every
+    /// Jobs:Recurring:cache-warm:Interval, default 5 min, into the same Redis-backed cache as the API), retention
+    /// (maintenance) every Jobs:Recurring:maintenance:Interval (default 1 h). Jobs:ProcessorEnabled=false leaves the
+    /// queue undrained.
+    /// </summary>
+    private static void AddJobProcessing(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddWorkforceQueries(builder.Configuration);
+        builder.Services.AddAdaptiveCaching(builder.Configuration);
+        builder.Services.AddRecurringJob(new RecurringJob(CacheWarmJob.TypeName, TimeSpan.FromMinutes(5), new CacheWarmJob()));
+        builder.Services.AddJobQueue(builder.Configuration);
+        builder.Services.AddWorkforceJobTypes();
+        builder.Services.AddWorkforceJobHandlers();
+        builder.Services.AddJobRetention(TimeSpan.FromHours(1));
+        builder.Services.AddJobProcessor(builder.Configuration);
     }
 }

@@ -1,5 +1,7 @@
+using AspirePerf.Performance.Jobs;
 using AspirePerf.Workforce.Data;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
 
 namespace AspirePerf.Worker.Startup;
 
@@ -30,9 +32,13 @@ public sealed class DatabaseInitializationHealthCheck(DatabaseInitializationStat
         Task.FromResult(state.Completed ? HealthCheckResult.Healthy(state.Stage) : HealthCheckResult.Unhealthy(state.Stage));
 }
 
-/// <summary>Migrates and seeds the workforce database at start, retrying until PostgreSQL accepts connections.</summary>
+/// <summary>
+/// Migrates and seeds the workforce database, then migrates the job queue's schema, at start, retrying until
+/// PostgreSQL accepts connections.
+/// </summary>
 public sealed partial class DatabaseInitializer(
     WorkforceDatabaseInitializer initializer,
+    NpgsqlDataSource dataSource,
     DatabaseInitializationState state,
     TimeProvider time,
     ILogger<DatabaseInitializer> logger) : BackgroundService
@@ -45,6 +51,8 @@ public sealed partial class DatabaseInitializer(
             try
             {
                 var outcome = await initializer.InitializeAsync(state.Report, stoppingToken);
+                state.Report("Migrating the job queue schema");
+                await JobSchema.MigrateAsync(dataSource, stoppingToken);
                 state.Complete(outcome.Marker is { } marker
                     ? $"Database ready: {outcome.Result} (seed {marker.Seed}, scale {marker.Scale:N0}, {marker.Rows:N0} rows)."
                     : $"Database ready: {outcome.Result}.");
