@@ -114,6 +114,10 @@ public class CacheHitBenchmarks
     public ValueTask<CacheLookup> AdaptiveCacheL1Hit() =>
         _adaptive.GetOrCreateAsync(_request, static _ => Task.FromResult<CachedPayload>(null!), CancellationToken.None);
 
+    [Benchmark(Description = "AdaptiveCache L1 hit, synchronous (TryGetLocal)")]
+    public CacheLookup AdaptiveCacheTryGetLocal() =>
+        _adaptive.TryGetLocal(_request, out var lookup) ? lookup : throw new InvalidOperationException("not an L1 hit");
+
     [Benchmark(Description = "AdaptiveCache L1 hit incl. key")]
     public ValueTask<CacheLookup> AdaptiveCacheL1HitWithKey() =>
         _adaptive.GetOrCreateAsync(_request with { Key = _adaptive.KeyFor("bench", [new("n", 1L)]) },

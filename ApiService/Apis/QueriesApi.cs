@@ -67,9 +67,11 @@ public static class QueriesApi
             // Operators may force a recompute (benchmarks, checking a fix); anyone else asking would be a free DoS lever.
             var recompute = context.Request.Headers.CacheControl.ToString().Contains("no-cache", StringComparison.OrdinalIgnoreCase)
                 && context.User.IsInRole(ApiRoles.Operator);
-            var lookup = await cache.GetOrCreateAsync(request,
-                ct => QueryResponseCache.ComputeAsync(executor, query, parameters, json.Value.SerializerOptions, time, ct),
-                recompute, cancellationToken);
+            // An L1 hit is answered without awaiting anything; everything else goes through L2 and the source.
+            var lookup = !recompute && cache.TryGetLocal(request, out var local) ? local
+                : await cache.GetOrCreateAsync(request,
+                    ct => QueryResponseCache.ComputeAsync(executor, query, parameters, json.Value.SerializerOptions, time, ct),
+                    recompute, cancellationToken);
 
             var headers = context.Response.Headers;
             headers[CacheHeader] = lookup.Outcome.ToString().ToUpperInvariant();

@@ -114,12 +114,7 @@ public sealed partial class AdaptiveCache : IDisposable
         }
         var profile = state.Profile;
 
-        var bypassReason = !settings.Enabled ? "caching disabled"
-            : forceRecompute ? "recompute requested"
-            : profile.NeverCache ? "profile never caches"
-            : settings.Admission.ExcludedOperations.Count > 0 && settings.Admission.ExcludedOperations.Contains(request.Operation) ? "operation excluded"
-            : _anyCheapOperation && IsKnownCheap(request.Operation) ? "cheaper to recompute"
-            : null;
+        var bypassReason = BypassReason(settings, profile, request.Operation, forceRecompute);
         if (bypassReason is not null)
         {
             return BypassAsync(request, factory, bypassReason, started, cancellationToken);
@@ -146,9 +141,76 @@ public sealed partial class AdaptiveCache : IDisposable
 #pragma warning disable CA2012 // Read once, and only after IsCompletedSuccessfully: the documented synchronous fast path.
         var completed = probe.Result;
 #pragma warning restore CA2012
-        return completed is not null
-            ? ValueTask.FromResult(Record(state.Counters, new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null), started))
-            : MissAsync(request, profile, settings, factory, null, started, cancellationToken);
+        if (completed is null)
+        {
+            return MissAsync(request, profile, settings, factory, null, started, cancellationToken);
+        }
+        RecordL1Hit(state, completed, started);
+        return new ValueTask<CacheLookup>(new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null));
+    }
+
+    private string? BypassReason(CachingOptions settings, CacheProfile profile, string operation, bool forceRecompute) =>
+        !settings.Enabled ? "caching disabled"
+        : forceRecompute ? "recompute requested"
+        : profile.NeverCache ? "profile never caches"
+        : settings.Admission.ExcludedOperations.Count > 0 && settings.Admission.ExcludedOperations.Contains(operation) ? "operation excluded"
+        : _anyCheapOperation && IsKnownCheap(operation) ? "cheaper to recompute"
+        : null;
+
+    /// <summary>
+    /// The synchronous L1 read, for callers that can use an answer without awaiting: true with the hit when this
+    /// node's memory holds the entry; false, having touched neither Redis nor the source, when it does not or when
+    /// the request would not be served from L1 anyway (bypass, L1 off for the profile). On false, call
+    /// <see cref="GetOrCreateAsync(CacheRequest, Func{CancellationToken, Task{CachedPayload}}, bool, CancellationToken)"/>.
+    /// HybridCache has no synchronous read; returning the hit by value, without a ValueTask around it, is what brings
+    /// our hit close to a raw HybridCache hit.
+    /// </summary>
+    public bool TryGetLocal(CacheRequest request, out CacheLookup lookup)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lookup = default;
+        var settings = _settings;
+        if (!_profiles.TryGetValue(request.Profile, out var state) || !state.Profile.UseL1
+            || BypassReason(settings, state.Profile, request.Operation, forceRecompute: false) is not null)
+        {
+            return false;
+        }
+        var started = _metrics.LatencyEnabled ? Stopwatch.GetTimestamp() : 0;
+        ValueTask<CachedPayload?> probe;
+        try
+        {
+            probe = _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+                LocalProbe, request.Tags, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogProbeFailed(ex, request.Key);
+            return false;
+        }
+        if (!probe.IsCompletedSuccessfully)
+        {
+            // Consume it exactly once, whatever it turns out to be; the caller goes the asynchronous way.
+            _ = probe.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            return false;
+        }
+#pragma warning disable CA2012 // Read once, and only after IsCompletedSuccessfully.
+        if (probe.Result is not { } payload)
+#pragma warning restore CA2012
+        {
+            return false;
+        }
+        RecordL1Hit(state, payload, started);
+        lookup = new CacheLookup(payload, CacheOutcome.Hit, CacheTier.L1, null, null);
+        return true;
+    }
+
+    private void RecordL1Hit(ProfileState state, CachedPayload payload, long started)
+    {
+        CacheStatistics.RecordL1Hit(state.Counters, payload.CostMs);
+        if (started != 0 && Random.Shared.Next(CacheMetrics.L1LatencySampling) == 0)
+        {
+            _metrics.Latency(TierName(CacheTier.L1), ResultName(CacheOutcome.Hit), Stopwatch.GetElapsedTime(started));
+        }
     }
 
     private async ValueTask<CacheLookup> BypassAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, string reason,
@@ -244,6 +306,12 @@ public sealed partial class AdaptiveCache : IDisposable
     // "Cheap" is remembered for a minute, then measured again: data and plans change.
     private bool IsKnownCheap(string operation) =>
         _cheapOperations.TryGetValue(operation, out var since) && _time.GetUtcNow() - since < TimeSpan.FromMinutes(1);
+
+    // L1 only: on a local miss HybridCache neither reads Redis nor calls the (null) factory.
+    private static readonly HybridCacheEntryOptions LocalProbe = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCache,
+    };
 
     private static HybridCacheEntryOptions ProbeOptions(bool useL1) => useL1 ? ProbeWithL1 : ProbeWithoutL1;
 

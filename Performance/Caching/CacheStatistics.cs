@@ -45,6 +45,22 @@ public sealed class CacheStatistics(IMemoryCache memoryCache)
         }
     }
 
+    /// <summary>The L1-hit path's own recording: one cell array, both counters, no outcome switch.</summary>
+    public static void RecordL1Hit(ProfileCounters counters, double costSavedMs)
+    {
+        var cells = t_cells ?? RegisterThread();
+        var baseIndex = counters.Slot * Fields;
+        var array = cells.Cells;
+        if (baseIndex + CostSavedField >= array.Length)
+        {
+            Add(counters.Slot, L1HitsField, 1);
+            Add(counters.Slot, CostSavedField, (long)(costSavedMs * 1000));
+            return;
+        }
+        array[baseIndex + L1HitsField]++;
+        array[baseIndex + CostSavedField] += (long)(costSavedMs * 1000);
+    }
+
     // Per-thread counter cells. A cache hit is ~50 ns; two interlocked adds on shared counters cost half as much
     // again and contend across cores. Each thread increments its own cells without atomics; readers add the cells of
     // every thread (aligned 64-bit reads are atomic; a total can lag a running increment, never tear).

@@ -119,6 +119,46 @@ public sealed class CachingTests(InfrastructureFixture infrastructure) : IAsyncL
     }
 
     [Fact]
+    public async Task The_synchronous_l1_read_answers_only_from_this_nodes_memory()
+    {
+        var shared = new Dictionary<string, string> { ["Caching:Namespace"] = "local" + Guid.NewGuid().ToString("N")[..8] };
+        await using var nodeA = new ApiFactory(_database, infrastructure.Redis.ConnectionString, settings: shared);
+        await using var nodeB = new ApiFactory(_database, infrastructure.Redis.ConnectionString, settings: shared);
+        nodeA.CreateClient().Dispose();
+        nodeB.CreateClient().Dispose();
+        var a = nodeA.Services.GetRequiredService<AdaptiveCache>();
+        var b = nodeB.Services.GetRequiredService<AdaptiveCache>();
+        var request = new CacheRequest(a.KeyFor("local-read", [new("n", 1L)]), "aggregate", "local-read", ["table:local"]);
+        var computed = 0;
+        Task<CachedPayload> Factory(CancellationToken _)
+        {
+            Interlocked.Increment(ref computed);
+            return Task.FromResult(new CachedPayload("{}"u8.ToArray(), "application/json", 500, DateTimeOffset.UtcNow));
+        }
+
+        Assert.False(a.TryGetLocal(request, out _));
+        Assert.Equal((CacheOutcome.Miss, CacheTier.Source), Outcome(await a.GetOrCreateAsync(request, Factory, CancellationToken.None)));
+        Assert.True(a.TryGetLocal(request, out var onA));
+        Assert.Equal((CacheOutcome.Hit, CacheTier.L1), Outcome(onA));
+
+        // Node B: Redis has the entry, its memory does not. The synchronous read says no without reading Redis …
+        Assert.False(b.TryGetLocal(request, out _));
+        Assert.Equal(0, b.Statistics().Profiles.Single(p => p.Profile == "aggregate").L2Hits);
+        // … the asynchronous one reads it from Redis, and from then on B answers synchronously.
+        Assert.Equal((CacheOutcome.Hit, CacheTier.L2), Outcome(await b.GetOrCreateAsync(request, Factory, CancellationToken.None)));
+        Assert.True(b.TryGetLocal(request, out var onB));
+        Assert.Equal(onA.Payload.Body.ToArray(), onB.Payload.Body.ToArray());
+        Assert.Equal(1, computed);
+
+        await a.InvalidateKeyAsync(request.Key);
+        Assert.False(a.TryGetLocal(request, out _));
+        await Eventually.ReturnsAsync(() => Task.FromResult(b.TryGetLocal(request, out _)), hit => !hit, TimeSpan.FromSeconds(10),
+            "node B's synchronous read missing after node A invalidated the key");
+    }
+
+    private static (CacheOutcome, CacheTier) Outcome(CacheLookup lookup) => (lookup.Outcome, lookup.Tier);
+
+    [Fact]
     public async Task The_kill_switch_bypasses_the_cache()
     {
         await using var factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString, settings: new() { ["Caching:Enabled"] = "false" });
@@ -128,6 +168,8 @@ public sealed class CachingTests(InfrastructureFixture infrastructure) : IAsyncL
         var second = await GetAsync(client, "/api/v1/queries/workers-by-education");
 
         Assert.Equal(("BYPASS", "BYPASS"), (first.Cache, second.Cache));
+        var cache = factory.Services.GetRequiredService<AdaptiveCache>();
+        Assert.False(cache.TryGetLocal(new CacheRequest(cache.KeyFor("off", []), "aggregate", "off", []), out _));
         Assert.False((await client.GetFromJsonAsync<CacheStatisticsSnapshot>("/api/v1/perf/cache"))!.Enabled);
     }
 
