@@ -64,6 +64,7 @@ public static class AdvisorBenchmark
         Console.WriteLine();
         Console.WriteLine("| index | build ms | statement (sample) | before ms | after ms | speedup |");
         Console.WriteLine("|---|---:|---|---:|---:|---:|");
+        var verdicts = new List<string>();
         foreach (var name in names)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/perf/indexes/apply") { Content = JsonContent.Create(new { index = name }) };
@@ -76,6 +77,7 @@ public static class AdvisorBenchmark
                 continue;
             }
             using var applied = JsonDocument.Parse(body);
+            verdicts.Add($"`{name}`: {applied.RootElement.GetProperty("verdict").GetString()}");
             foreach (var statement in applied.RootElement.GetProperty("statements").EnumerateArray())
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -83,6 +85,8 @@ public static class AdvisorBenchmark
             }
         }
 
+        Console.WriteLine();
+        verdicts.ForEach(Console.WriteLine);
         Console.WriteLine();
         Console.WriteLine($"Workload after ({runs} uncached runs each, server ms, median):");
         var after = await MeasureAsync(http, queries, runs, operatorKey);

@@ -33,6 +33,10 @@ public sealed class IndexAdvisorOptions
 
     [Range(1_000, 3_600_000)]
     public int MeasureTimeoutMs { get; set; } = 120_000;
+
+    /// <summary>An applied index is dropped again unless the statements it serves run at least this much faster, as measured.</summary>
+    [Range(0, 0.99)]
+    public double MinMeasuredGain { get; set; } = 0.1;
 }
 
 /// <summary>A statement an index would serve: planned cost before and after (null when unverified), and its workload.</summary>
@@ -69,7 +73,8 @@ public sealed record IndexAdviceReport(
 
 public sealed record MeasuredStatement(string Fingerprint, string Query, string? Sample, double? BeforeMs, double? AfterMs, double? Speedup, string? Note);
 
-public sealed record IndexApplyResult(string Name, string CreateStatement, double BuildMs, IReadOnlyList<MeasuredStatement> Statements);
+/// <summary>An apply: the build, whether the index was kept after measuring, and why; per statement before and after.</summary>
+public sealed record IndexApplyResult(string Name, string CreateStatement, double BuildMs, bool Kept, string Verdict, IReadOnlyList<MeasuredStatement> Statements);
 
 /// <summary>
 /// Index advice that proves itself. The workload is the top of pg_stat_statements plus the slow-query log; each read
@@ -254,7 +259,15 @@ public sealed partial class IndexAdvisor(
             LogBuilt(advice.Name, buildMs);
             var after = await MeasureAsync(connection, advice, settings, cancellationToken);
             _latest = null;
-            return new IndexApplyResult(advice.Name, advice.CreateStatement, Math.Round(buildMs, 1), [.. advice.Statements.Select((s, i) =>
+            var (keep, verdict) = Judge([.. advice.Statements.Select((s, i) => (s.Calls, before[i], after[i]))], settings.MinMeasuredGain);
+            if (!keep)
+            {
+                // The planner's estimate was wrong for this workload: an index that does not pay costs every write.
+                await using var drop = new NpgsqlCommand($"DROP INDEX CONCURRENTLY IF EXISTS {Quote(advice.Schema)}.{Quote(advice.Name)}", connection) { CommandTimeout = 0 };
+                await drop.ExecuteNonQueryAsync(cancellationToken);
+                LogRolledBack(advice.Name, verdict);
+            }
+            return new IndexApplyResult(advice.Name, advice.CreateStatement, Math.Round(buildMs, 1), keep, verdict, [.. advice.Statements.Select((s, i) =>
             {
                 var b = before[i];
                 var a = after[i];
@@ -266,6 +279,29 @@ public sealed partial class IndexAdvisor(
         {
             _applying.Release();
         }
+    }
+
+    /// <summary>
+    /// Whether a built index stays: the statements it serves, weighted by their calls, must run at least
+    /// <paramref name="minGain"/> faster as measured, or it is dropped again. Unmeasured statements (no sample) cannot
+    /// vote; with none measured the index stays, said to be unverified.
+    /// </summary>
+    public static (bool Keep, string Verdict) Judge(IReadOnlyList<(long Calls, double? BeforeMs, double? AfterMs)> statements, double minGain)
+    {
+        ArgumentNullException.ThrowIfNull(statements);
+        var measured = statements.Where(s => s.BeforeMs > 0 && s.AfterMs > 0).ToList();
+        if (measured.Count == 0)
+        {
+            return (true, "Kept without a measurement: no statement it serves has a registered sample to re-run.");
+        }
+        var before = measured.Sum(s => Math.Max(1, s.Calls) * s.BeforeMs!.Value);
+        var after = measured.Sum(s => Math.Max(1, s.Calls) * s.AfterMs!.Value);
+        var gain = 1 - (after / before);
+        return gain >= minGain
+            ? (true, $"Kept: the statements it serves run {before / after:0.##}× as fast, measured ({gain:P0} less time).")
+            : (false, after > before
+                ? $"Rolled back: the statements it serves got slower ({before / after:0.##}×), though the planner expected them faster."
+                : $"Rolled back: a measured gain of {gain:P0} is under the {minGain:P0} an index must earn.");
     }
 
     public void Dispose() => _applying.Dispose();
@@ -545,6 +581,9 @@ public sealed partial class IndexAdvisor(
 
     [LoggerMessage(LogLevel.Information, "Index advisor: building {Statement}")]
     private partial void LogBuilding(string statement);
+
+    [LoggerMessage(LogLevel.Warning, "Index advisor: {Name} rolled back. {Verdict}")]
+    private partial void LogRolledBack(string name, string verdict);
 
     [LoggerMessage(LogLevel.Information, "Index advisor: {Name} built in {BuildMs:0} ms")]
     private partial void LogBuilt(string name, double buildMs);

@@ -63,14 +63,17 @@ public static class WorkforceQueries
 
     public static IReadOnlyList<QueryDefinition> All { get; } =
     [
-        // MATERIALIZED: computed once per quarter, not once per (quarter, spell) pair inside the join filter (2.5 → 1.3 s).
+        // Quarters counted as integers (an exact row estimate; the date form is assumed to give 1000 rows, which made an
+        // index on start_date look 55 % cheaper while it made the query 5× slower) and MATERIALIZED: computed once per
+        // quarter, not once per (quarter, spell) pair inside the join filter (3.8 → 1.1 s).
         new("employment-by-sector-quarter", "Employment by sector and quarter",
             "Headcount at each quarter end by sector: spells active on the quarter's last day.",
             QueryKind.Aggregate,
             """
             WITH quarters AS MATERIALIZED (
-              SELECT (q + interval '3 months' - interval '1 day')::date AS quarter_end
-              FROM generate_series(date_trunc('quarter', @from::date), date_trunc('quarter', @to::date), interval '3 months') AS q
+              SELECT (date_trunc('quarter', @from::date) + make_interval(months => 3 * (g.i + 1)) - interval '1 day')::date AS quarter_end
+              FROM generate_series(0, ((extract(year FROM @to::date) - extract(year FROM @from::date)) * 4
+                                       + extract(quarter FROM @to::date) - extract(quarter FROM @from::date))::int) AS g(i)
             )
             SELECT q.quarter_end AS quarter, s.code AS sector, count(*) AS headcount
             FROM quarters q

@@ -142,6 +142,8 @@ public sealed class IndexAdvisorTests(InfrastructureFixture infrastructure)
         var result = JsonSerializer.Deserialize<IndexApplyResult>(body, Json)!;
 
         Assert.Equal(advice.CreateStatement, result.CreateStatement);
+        Assert.True(result.Kept, result.Verdict);
+        Assert.StartsWith("Kept", result.Verdict, StringComparison.Ordinal);
         Assert.True(result.BuildMs > 0);
         var measured = Assert.Single(result.Statements, s => s.Sample == "employer-headcount-history");
         Assert.True(measured.BeforeMs > 0 && measured.AfterMs > 0, body);
