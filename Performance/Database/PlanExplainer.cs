@@ -112,19 +112,9 @@ public static partial class PlanExplainer
     private static async Task<T> InReadOnlyTransactionAsync<T>(NpgsqlConnection connection, int timeoutMs, bool genericPlan,
         Func<NpgsqlTransaction, Task<T>> action, CancellationToken cancellationToken)
     {
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var setup = new NpgsqlBatch(connection, transaction))
-        {
-            setup.BatchCommands.Add(new NpgsqlBatchCommand("SET TRANSACTION READ ONLY"));
-            var timeout = new NpgsqlBatchCommand("SELECT set_config('statement_timeout', $1, true)");
-            timeout.Parameters.Add(new NpgsqlParameter { Value = timeoutMs.ToString(CultureInfo.InvariantCulture) });
-            setup.BatchCommands.Add(timeout);
-            if (genericPlan)
-            {
-                setup.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_generic_plan"));
-            }
-            await setup.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await using var transaction = genericPlan
+            ? await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, cancellationToken, "SET LOCAL plan_cache_mode = force_generic_plan")
+            : await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, cancellationToken);
         var result = await action(transaction);
         await transaction.RollbackAsync(cancellationToken);
         return result;

@@ -59,15 +59,7 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
         var started = Stopwatch.GetTimestamp();
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var setup = new NpgsqlBatch(connection, transaction))
-        {
-            setup.BatchCommands.Add(new NpgsqlBatchCommand("SET TRANSACTION READ ONLY"));
-            var timeout = new NpgsqlBatchCommand("SELECT set_config('statement_timeout', $1, true)");
-            timeout.Parameters.Add(new NpgsqlParameter { Value = timeoutMs.ToString(CultureInfo.InvariantCulture) });
-            setup.BatchCommands.Add(timeout);
-            await setup.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await using var transaction = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, cancellationToken);
 
         await using var command = new NpgsqlCommand(query.Sql, connection, transaction);
         command.Parameters.AddRange(CreateParameters(query, parameters));
