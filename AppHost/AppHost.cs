@@ -1,43 +1,67 @@
-// The Aspire AppHost: PostgreSQL and Redis as containers, the Aspire dashboard, publishing. It needs the Aspire
-// packages and a container runtime; AppHost.Local starts this same topology (names, references, waits, variables)
-// from locally installed binaries on machines that have neither. Change one, change the other.
-// Each call below is checked against Aspire v13.1.0 in docs/aspire-apphost.md.
+// The Aspire AppHost: every resource of AspirePerf, run by Aspire's orchestrator and watched in the Aspire dashboard.
+// PostgreSQL and Redis are containers where a container runtime answers and local executables where none does
+// (AppHost:Infrastructure = auto | containers | executables); the services cannot tell which.
+using AspirePerf.AppHost;
+using AspirePerf.AppHost.Infrastructure;
+
 var builder = DistributedApplication.CreateBuilder(args);
+var settings = AppHostSettings.Read(builder.Configuration);
 
-// The image's entrypoint treats a first argument starting with '-' as server options for `postgres`, so these
-// preload pg_stat_statements exactly as AppHost.Local does (the profiling layer reads it).
-var postgres = builder.AddPostgres("postgres")
-    .WithArgs("-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all");
-
-if (builder.ExecutionContext.IsRunMode)
+var choice = InfrastructureChoice.Decide(settings.Infrastructure, builder.ExecutionContext.IsPublishMode, () =>
+    ContainerRuntimeProbe.Probe(ContainerRuntimeProbe.RuntimeName(Environment.GetEnvironmentVariable), TimeSpan.FromSeconds(settings.ContainerRuntimeProbeSeconds)));
+if (choice.Error is { } error)
 {
-    // Keep the seeded workload between runs; a deployment target provides its own storage.
-    postgres.WithDataVolume();
+    Console.Error.WriteLine(error);
+    return 2;
+}
+Console.WriteLine($"[apphost] infrastructure: {choice.Mode.ToString().ToLowerInvariant()} ({choice.Reason})");
+
+InfrastructureResources infrastructure;
+try
+{
+    infrastructure = choice.Mode == InfrastructureMode.Containers
+        ? builder.AddContainerInfrastructure(settings)
+        : builder.AddExecutableInfrastructure(settings);
+}
+catch (MissingBinaryException missing)
+{
+    Console.Error.WriteLine(missing.Message);
+    return 2;
 }
 
-var workforce = postgres.AddDatabase("workforce");
-
-var cache = builder.AddRedis("cache");
+// The key the Aspire dashboard's operator commands send; generated once and kept in the AppHost's user secrets.
+var operatorKey = builder.AddParameter("operator-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
 // The worker migrates and seeds; its /health stays unhealthy until that is done, so waiting for it means the schema exists.
 var worker = builder.AddProject<Projects.AspirePerf_Worker>("worker")
-    .WithReference(workforce)
-    .WaitFor(workforce)
-    .WithReference(cache)
-    .WaitFor(cache)
-    .WithHttpHealthCheck("/health");
+    .WithReference(infrastructure.Workforce).WaitFor(infrastructure.Workforce)
+    .WithReference(infrastructure.Cache).WaitFor(infrastructure.Cache)
+    .WithPort(settings.Ports.Worker)
+    .WithHttpHealthCheck("/health")
+    .WithServiceUrls();
 
 var apiService = builder.AddProject<Projects.AspirePerf_ApiService>("apiservice")
-    .WithReference(workforce)
-    .WithReference(cache)
+    .WithReference(infrastructure.Workforce)
+    .WithReference(infrastructure.Cache)
     .WithReference(worker) // services__worker__http__0: the API reports the worker's health
     .WaitFor(worker)
-    .WithHttpHealthCheck("/health");
+    .WithEnvironment("ApiKeys__Keys__apphost__Name", "aspire-dashboard")
+    .WithEnvironment("ApiKeys__Keys__apphost__Key", operatorKey)
+    .WithEnvironment("ApiKeys__Keys__apphost__Roles__0", "operator")
+    .WithPort(settings.Ports.ApiService)
+    .WithHttpHealthCheck("/health")
+    .WithServiceUrls(("/scalar/v1", "API reference (Scalar)"), ("/openapi/v1.json", "OpenAPI document"))
+    .WithOperatorCommands(operatorKey);
 
-builder.AddProject<Projects.AspirePerf_Dashboard_Web>("dashboard")
+var dashboard = builder.AddProject<Projects.AspirePerf_Dashboard_Web>("dashboard")
     .WithReference(apiService)
     .WaitFor(apiService)
     .WithExternalHttpEndpoints()
-    .WithHttpHealthCheck("/health");
+    .WithPort(settings.Ports.Dashboard)
+    .WithHttpHealthCheck("/health")
+    .WithServiceUrls(("/", "Performance console"));
+
+builder.PrintUrlsWhenReady(dashboard, apiService, worker);
 
 builder.Build().Run();
+return 0;

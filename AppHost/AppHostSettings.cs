@@ -1,0 +1,86 @@
+using Microsoft.Extensions.Configuration;
+
+namespace AspirePerf.AppHost;
+
+/// <summary>How PostgreSQL and Redis are provided: see <see cref="Infrastructure.InfrastructureChoice"/>.</summary>
+public enum InfrastructureMode
+{
+    Auto,
+    Containers,
+    Executables,
+}
+
+/// <summary>
+/// The AppHost's own settings (section <c>AppHost</c>: appsettings.json, <c>AppHost__*</c> environment variables or
+/// <c>--AppHost:Key=value</c> arguments). A port of 0 lets the orchestrator choose one.
+/// </summary>
+public sealed class AppHostSettings
+{
+    public const string SectionName = "AppHost";
+
+    public InfrastructureMode Infrastructure { get; set; } = InfrastructureMode.Auto;
+
+    /// <summary>Seconds to wait for a container runtime to answer before <c>auto</c> picks executables.</summary>
+    public int ContainerRuntimeProbeSeconds { get; set; } = 5;
+
+    /// <summary>Executables only: PostgreSQL cluster and Redis working folder. Default: the repository's git-ignored <c>.data/</c>.</summary>
+    public string? DataDirectory { get; set; }
+
+    public PortSettings Ports { get; set; } = new();
+
+    public PostgresSettings Postgres { get; set; } = new();
+
+    /// <summary>Executables only: where <c>redis-server</c> is; default Debian's location, then PATH.</summary>
+    public string? RedisBinDirectory { get; set; }
+
+    public static AppHostSettings Read(IConfiguration configuration)
+    {
+        var settings = configuration.GetSection(SectionName).Get<AppHostSettings>() ?? new AppHostSettings();
+        settings.Validate();
+        return settings;
+    }
+
+    private void Validate()
+    {
+        foreach (var (name, port) in Ports.All)
+        {
+            if (port is < 0 or > 65535)
+            {
+                throw new InvalidOperationException($"{SectionName}:Ports:{name} must be between 0 and 65535 (got {port}).");
+            }
+        }
+        if (ContainerRuntimeProbeSeconds is < 1 or > 120)
+        {
+            throw new InvalidOperationException($"{SectionName}:ContainerRuntimeProbeSeconds must be between 1 and 120 (got {ContainerRuntimeProbeSeconds}).");
+        }
+    }
+}
+
+/// <summary>Loopback ports. The services keep the ports the README documents; 0 means "any free port".</summary>
+public sealed class PortSettings
+{
+    public int Postgres { get; set; } = 55432;
+
+    public int Cache { get; set; } = 56379;
+
+    public int ApiService { get; set; } = 5380;
+
+    public int Dashboard { get; set; } = 5381;
+
+    public int Worker { get; set; } = 5382;
+
+    public IEnumerable<(string Name, int Port)> All =>
+        [(nameof(Postgres), Postgres), (nameof(Cache), Cache), (nameof(ApiService), ApiService), (nameof(Dashboard), Dashboard), (nameof(Worker), Worker)];
+
+    /// <summary>Aspire's notion of a port: null asks the orchestrator for one.</summary>
+    public static int? OrDynamic(int port) => port == 0 ? null : port;
+}
+
+public sealed class PostgresSettings
+{
+    /// <summary>Executables only: where <c>postgres</c> and <c>initdb</c> are; default the newest /usr/lib/postgresql/N/bin, then PATH.</summary>
+    public string? BinDirectory { get; set; }
+
+    /// <summary>Extra <c>-c name=value</c> server settings, in both ways (tests turn fsync off, for instance).</summary>
+    public Dictionary<string, string> Settings { get; set; } = [];
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AspirePerf.AppHost;
+
+public static partial class ProjectResourceExtensions
+{
+    /// <summary>The loopback port of the project's <c>http</c> endpoint (from its launch profile); 0 lets the orchestrator choose.</summary>
+    public static IResourceBuilder<ProjectResource> WithPort(this IResourceBuilder<ProjectResource> project, int port) =>
+        project.WithEndpoint("http", endpoint => endpoint.Port = PortSettings.OrDynamic(port));
+
+    /// <summary>
+    /// The URLs an operator opens from the project's row: the given pages, then health and metrics. The plain
+    /// endpoint URL stays listed under its own name.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithServiceUrls(this IResourceBuilder<ProjectResource> project, params (string Path, string Text)[] pages)
+    {
+        ArgumentNullException.ThrowIfNull(project);
+        return project.WithUrls(context =>
+        {
+            var http = context.Urls.FirstOrDefault(u => u.Endpoint?.EndpointName == "http");
+            if (http is null)
+            {
+                return;
+            }
+            var root = http.Url.TrimEnd('/');
+            foreach (var (path, text) in pages.Concat([("/health", "Health (JSON)"), ("/metrics", "Prometheus metrics")]))
+            {
+                context.Urls.Add(new ResourceUrlAnnotation { Url = root + path, DisplayText = text, Endpoint = http.Endpoint });
+            }
+        });
+    }
+
+    /// <summary>Prints every URL once the last project is healthy, so a terminal user sees where everything is.</summary>
+    public static void PrintUrlsWhenReady(this IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> dashboard,
+        IResourceBuilder<ProjectResource> apiService, IResourceBuilder<ProjectResource> worker)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(dashboard);
+        builder.Eventing.Subscribe<ResourceReadyEvent>(dashboard.Resource, (e, _) =>
+        {
+            var logger = e.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AspirePerf.AppHost");
+            if (!logger.IsEnabled(LogLevel.Information))
+            {
+                return Task.CompletedTask;
+            }
+            var api = apiService.GetEndpoint("http").Url;
+            var lines = new List<string>
+            {
+                "AspirePerf is running. Ctrl+C stops everything.",
+                $"  Aspire dashboard     {builder.Configuration["ASPNETCORE_URLS"]?.Split(';')[0]}",
+                $"  performance console  {dashboard.GetEndpoint("http").Url}",
+                $"  API                  {api}  (reference {api}/scalar/v1, OpenAPI {api}/openapi/v1.json)",
+                $"  worker               {worker.GetEndpoint("http").Url}",
+                "  every service         /health, /alive, /metrics",
+            };
+            var text = string.Join(Environment.NewLine, lines);
+            LogUrls(logger, text);
+            return Task.CompletedTask;
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Urls}")]
+    private static partial void LogUrls(ILogger logger, string urls);
+}
