@@ -28,6 +28,9 @@ public sealed class AppHostSettings
 
     public PortSettings Ports { get; set; } = new();
 
+    /// <summary>Employment spells the worker seeds (its <c>Seeding:Scale</c>); unset keeps the worker's default (1,000,000).</summary>
+    public int? SeedingScale { get; set; }
+
     public PostgresSettings Postgres { get; set; } = new();
 
     /// <summary>Executables only: where <c>redis-server</c> is; default Debian's location, then PATH.</summary>
@@ -48,6 +51,10 @@ public sealed class AppHostSettings
             {
                 throw new InvalidOperationException($"{SectionName}:Ports:{name} must be between 0 and 65535 (got {port}).");
             }
+        }
+        if (SeedingScale is < 1)
+        {
+            throw new InvalidOperationException($"{SectionName}:SeedingScale must be positive (got {SeedingScale}).");
         }
         if (ContainerRuntimeProbeSeconds is < 1 or > 120)
         {

@@ -98,7 +98,7 @@ public static class Extensions
 
     /// <summary>
     /// Maps <c>/health</c> (readiness: every check), <c>/alive</c> (liveness: checks tagged "live") and
-    /// <c>/metrics</c> (Prometheus text). Mapped in every environment: AppHost.Local and the Aspire AppHost both
+    /// <c>/metrics</c> (Prometheus text). Mapped in every environment: the Aspire AppHost
     /// poll <c>/health</c> before starting dependants, and operators scrape <c>/metrics</c> in production.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)

@@ -139,9 +139,9 @@ public static class ExecutableInfrastructure
 
         return builder.AddResource(resource)
             // The password and port arrive as environment variables, so neither shows on the command line; sh execs
-            // redis-server in its place. A cache: no snapshots, no append-only file.
+            // redis-server in its place.
             .WithArgs(["-c", "exec \"$0\" --port \"$REDIS_PORT\" --requirepass \"$REDIS_PASSWORD\" \"$@\"", redisServer,
-                "--bind", "127.0.0.1", "-::1", "--save", "", "--appendonly", "no", "--dir", workingDirectory, "--loglevel", "warning"])
+                .. InfrastructureResources.RedisServerArguments(workingDirectory)])
             .WithEnvironment("REDIS_PASSWORD", password)
             .WithEndpoint(port: PortSettings.OrDynamic(settings.Ports.Cache), name: RedisExecutableResource.PrimaryEndpointName,
                 scheme: "tcp", env: "REDIS_PORT", isProxied: false)

@@ -40,4 +40,8 @@ public sealed record InfrastructureResources(
 
     public static IEnumerable<string> AsServerArguments(IReadOnlyDictionary<string, string> settings) =>
         settings.SelectMany(s => new[] { "-c", $"{s.Key}={s.Value}" });
+
+    /// <summary>redis-server's arguments besides port and password: loopback only, and a cache: no snapshots, no append-only file.</summary>
+    public static IReadOnlyList<string> RedisServerArguments(string workingDirectory) =>
+        ["--bind", "127.0.0.1", "-::1", "--save", "", "--appendonly", "no", "--dir", workingDirectory, "--loglevel", "warning"];
 }

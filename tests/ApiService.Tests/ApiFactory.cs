@@ -1,4 +1,4 @@
-using AspirePerf.AppHost.Local.Launcher;
+using AspirePerf.TestSupport.Servers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using AspirePerf.AppHost.Local.Launcher;
+using AspirePerf.TestSupport.Servers;
 using AspirePerf.Performance.Caching;
 using AspirePerf.TestSupport;
 using Microsoft.Extensions.DependencyInjection;

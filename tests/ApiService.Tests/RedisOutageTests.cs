@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using AspirePerf.AppHost.Local.Launcher;
+using AspirePerf.TestSupport.Servers;
 using AspirePerf.ServiceDefaults;
 using AspirePerf.TestSupport;
 

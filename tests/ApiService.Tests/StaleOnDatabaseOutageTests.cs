@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using AspirePerf.AppHost.Local.Launcher;
+using AspirePerf.TestSupport.Servers;
 using AspirePerf.TestSupport;
 
 namespace AspirePerf.ApiService.Tests;

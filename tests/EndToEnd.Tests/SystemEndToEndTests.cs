@@ -1,123 +1,100 @@
+using System.Diagnostics;
 using System.Net;
-using AspirePerf.AppHost.Local;
-using AspirePerf.AppHost.Local.Launcher;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
 using AspirePerf.TestSupport;
+using AspirePerf.TestSupport.Servers;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
 namespace AspirePerf.EndToEnd.Tests;
 
 /// <summary>
-/// The whole system as a newcomer runs it: AppHost.Local starts every resource, the dashboard shows them all healthy
-/// in a real browser, each service's /metrics passes promtool, and Ctrl+C leaves no process behind.
+/// The whole system through the real AppHost (Aspire.Hosting.Testing, PostgreSQL and Redis as executables here):
+/// every resource healthy, each service's /metrics accepted by promtool, our dashboard and the Aspire dashboard driven
+/// in headless Chromium, and one API request's trace, PostgreSQL span included, found in the Aspire dashboard.
 /// </summary>
 public sealed class SystemEndToEndTests(ITestOutputHelper output)
 {
+    private static readonly string[] Resources = ["postgres", "workforce", "cache", "worker", "apiservice", "dashboard"];
+
     private static readonly string[] ChromiumArgs =
         ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
     [Fact]
-    public async Task AppHost_Local_brings_every_resource_to_healthy_the_dashboard_shows_it_and_ctrl_c_leaves_nothing_behind()
+    public async Task The_apphost_brings_every_resource_to_healthy_and_both_dashboards_show_the_system()
     {
         var dataDirectory = TestDirectories.CreateTraversable("aspireperf-e2e");
-        var ports = new PortOptions
-        {
-            Postgres = FreePort.Next(), Cache = FreePort.Next(), ApiService = FreePort.Next(), Dashboard = FreePort.Next(), Worker = FreePort.Next(),
-        };
-        var log = new LineCapture();
-        var appHost = ManagedProcess.Start("apphost", "dotnet",
+        var aspireDashboardPort = FreePort.Next();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+        var started = Stopwatch.StartNew();
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AspirePerf_AppHost>(
         [
-            typeof(LocalTopology).Assembly.Location,
-            $"--DataDirectory={dataDirectory}",
-            $"--Ports:Postgres={ports.Postgres}", $"--Ports:Cache={ports.Cache}", $"--Ports:ApiService={ports.ApiService}",
-            $"--Ports:Dashboard={ports.Dashboard}", $"--Ports:Worker={ports.Worker}",
-            "--PostgresSettings:fsync=off",
-            "--ExtraEnvironment:worker:Seeding__Scale=20000",
-        ], log);
+            "--AppHost:Infrastructure=auto", $"--AppHost:DataDirectory={dataDirectory}",
+            "--AppHost:Ports:Postgres=0", "--AppHost:Ports:Cache=0", "--AppHost:Ports:ApiService=0", "--AppHost:Ports:Dashboard=0", "--AppHost:Ports:Worker=0",
+            "--AppHost:Postgres:Settings:fsync=off", "--AppHost:SeedingScale=20000",
+            $"--ASPNETCORE_URLS=http://localhost:{aspireDashboardPort}",
+            $"--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://localhost:{FreePort.Next()}",
+            $"--ASPIRE_DASHBOARD_MCP_ENDPOINT_URL=http://localhost:{FreePort.Next()}",
+            $"--ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=http://localhost:{FreePort.Next()}",
+            "--ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS=true",
+        ], (options, _) =>
+        {
+            options.DisableDashboard = false;
+            options.AllowUnsecuredTransport = true;
+        }, timeout.Token);
+        await using var app = await builder.BuildAsync(timeout.Token);
         try
         {
-            await Eventually.ReturnsAsync(() => Task.FromResult(log.Contains("AspirePerf is running") || appHost.HasExited), done => done,
-                TimeSpan.FromMinutes(4), "AppHost.Local reporting every resource started");
-            Assert.False(appHost.HasExited, $"AppHost.Local exited early with code {appHost.ExitCode}");
-            foreach (var url in new[] { "http://localhost:{0}/scalar/v1", "http://localhost:{0}/openapi/v1.json" })
+            await app.StartAsync(timeout.Token);
+            foreach (var resource in Resources)
             {
-                Assert.Contains(string.Format(System.Globalization.CultureInfo.InvariantCulture, url, ports.ApiService), log.Text, StringComparison.Ordinal);
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
             }
-            Assert.Contains($"http://localhost:{ports.Dashboard}/", log.Text, StringComparison.Ordinal);
+            output.WriteLine($"All resources healthy {started.Elapsed.TotalSeconds:0.0} s after the AppHost was created (fresh cluster, seeding 20,000 spells).");
 
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
-            foreach (var port in new[] { ports.ApiService, ports.Worker, ports.Dashboard })
+            using var api = app.CreateHttpClient("apiservice");
+            using var health = await api.GetAsync(new Uri("/health", UriKind.Relative), timeout.Token);
+            var healthBody = await health.Content.ReadAsStringAsync(timeout.Token);
+            Assert.True(health.StatusCode == HttpStatusCode.OK, healthBody);
+            Assert.Contains("PostgreSql", healthBody, StringComparison.Ordinal);
+            Assert.Contains("StackExchange.Redis", healthBody, StringComparison.Ordinal);
+
+            foreach (var service in new[] { "apiservice", "worker", "dashboard" })
             {
-                using var health = await http.GetAsync(new Uri($"http://localhost:{port}/health"));
-                Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-                var metrics = await http.GetStringAsync(new Uri($"http://localhost:{port}/metrics"));
+                using var client = app.CreateHttpClient(service);
+                var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative), timeout.Token);
                 var (exitCode, promtool) = await Promtool.CheckMetricsAsync(metrics);
-                Assert.True(exitCode == 0, $"promtool rejected /metrics of port {port}:{Environment.NewLine}{promtool}");
+                Assert.True(exitCode == 0, $"promtool rejected /metrics of {service}:{Environment.NewLine}{promtool}");
             }
 
-            await AssertDashboardShowsEveryResourceHealthyAsync(ports.Dashboard);
+            // One request that queries PostgreSQL (a cache miss on a fresh system); its trace id comes back in X-Trace-Id.
+            using var query = await api.GetAsync(new Uri("/api/v1/queries/wage-percentiles?asOf=2024-12-31&sector=FIN", UriKind.Relative), timeout.Token);
+            Assert.Equal(HttpStatusCode.OK, query.StatusCode);
+            var traceId = Assert.Single(query.Headers.GetValues("X-Trace-Id"));
 
-            var descendants = ProcessTree.Descendants(appHost.Id);
-            Assert.Contains(descendants, p => p.Name == "postgres");
-            Assert.Contains(descendants, p => p.Name.StartsWith("redis-server", StringComparison.Ordinal));
-            Assert.True(descendants.Count(p => p.Name == "dotnet") >= 3, "expected worker, apiservice and dashboard as dotnet children");
-
-            Assert.True(ManagedProcess.Signal(appHost.Id, ManagedProcess.SigInt));
-            using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
             {
-                await appHost.WaitForExitAsync(exit.Token);
-            }
+                ExecutablePath = "/usr/bin/chromium",
+                Headless = true,
+                Args = ChromiumArgs,
+            });
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 800 } });
 
-            Assert.Equal(0, appHost.ExitCode);
-            Assert.Contains("all resources stopped", log.Text, StringComparison.Ordinal);
-            var survivors = descendants.Where(ProcessTree.IsAlive).ToList();
-            Assert.True(survivors.Count == 0, "left behind: " + string.Join(", ", survivors.Select(p => $"{p.Name} ({p.Pid})")));
+            var ourDashboard = app.GetEndpoint("dashboard", "http");
+            await OperatorDashboardPage.AssertShowsEveryResourceHealthyAsync(page, ourDashboard, TestDirectories.TestResults, output);
+            await QueryExplorerPage.AssertRunsAQueryAndShowsFieldErrorsAsync(page, ourDashboard.Port, TestDirectories.TestResults, output);
+
+            var aspireDashboard = new Uri($"http://localhost:{aspireDashboardPort}");
+            await AspireDashboardPage.AssertListsResourcesAsync(page, aspireDashboard, ["postgres", "cache", "worker", "apiservice", "dashboard"], TestDirectories.TestResults, output);
+            await AspireDashboardPage.AssertShowsTraceWithDatabaseSpanAsync(page, aspireDashboard, traceId, TestDirectories.TestResults, output);
         }
         finally
         {
-            await appHost.StopAsync(ManagedProcess.SigTerm, TimeSpan.FromSeconds(60));
-            output.WriteLine(log.Text);
+            await app.StopAsync(CancellationToken.None);
             TestDirectories.TryDelete(dataDirectory);
         }
     }
-
-    private async Task AssertDashboardShowsEveryResourceHealthyAsync(int dashboardPort)
-    {
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ChromiumArgs,
-        });
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1200, Height = 640 } });
-        await page.GotoAsync($"http://localhost:{dashboardPort}/");
-
-        await page.WaitForFunctionAsync(
-            """
-            () => {
-              const rows = [...document.querySelectorAll('tr[data-resource]')];
-              const names = rows.map(r => r.dataset.resource).sort().join(',');
-              return names === 'apiservice,cache,dashboard,postgres,worker' && rows.every(r => r.dataset.status === 'Healthy');
-            }
-            """,
-            null,
-            new PageWaitForFunctionOptions { Timeout = 60_000 });
-
-        // Live: the interactive page refreshes by itself (the check time moves without a reload).
-        var firstCheck = await page.Locator("[data-testid=checked-at]").InnerTextAsync();
-        await page.WaitForFunctionAsync(
-            "first => document.querySelector('[data-testid=checked-at]')?.textContent !== first",
-            firstCheck,
-            new PageWaitForFunctionOptions { Timeout = 30_000 });
-
-        var screenshot = Path.Combine(ScreenshotDirectory, "dashboard-resources.png");
-        Directory.CreateDirectory(ScreenshotDirectory);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
-        output.WriteLine($"Dashboard screenshot: {screenshot}");
-
-        await QueryExplorerPage.AssertRunsAQueryAndShowsFieldErrorsAsync(page, dashboardPort, ScreenshotDirectory, output);
-    }
-
-    private static string ScreenshotDirectory => Path.Combine(LocalAppHostOptions.RepositoryRoot, "artifacts", "test-results");
 }

@@ -1,4 +1,4 @@
-using AspirePerf.AppHost.Local.Launcher;
+using AspirePerf.TestSupport.Servers;
 using Npgsql;
 using Xunit;
 
@@ -84,6 +84,24 @@ public static class TestServers
 
 public static class TestDirectories
 {
+    /// <summary>The repository's root (the folder holding AspirePerf.sln), found upward from the test assembly.</summary>
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
+    /// <summary>Where screenshots and other test artefacts go (CI uploads it).</summary>
+    public static string TestResults => Path.Combine(RepositoryRoot, "artifacts", "test-results");
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "AspirePerf.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException($"AspirePerf.sln not found above {AppContext.BaseDirectory}.");
+    }
+
     /// <summary>A temp folder the postgres account can traverse (tests run as root on CI; the server runs as postgres).</summary>
     public static string CreateTraversable(string prefix)
     {

@@ -38,4 +38,6 @@ public sealed class LineCapture : TextWriter
     }
 
     public bool Contains(string fragment) => Text.Contains(fragment, StringComparison.Ordinal);
+
+    public IReadOnlyList<string> Lines => Text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace AspirePerf.AppHost.Local.Launcher;
+namespace AspirePerf.TestSupport.Servers;
 
 /// <summary>
 /// A child process whose output lines are prefixed with its resource name and which is stopped with a signal

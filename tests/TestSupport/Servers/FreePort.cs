@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace AspirePerf.AppHost.Local.Launcher;
+namespace AspirePerf.TestSupport.Servers;
 
 public static class FreePort
 {

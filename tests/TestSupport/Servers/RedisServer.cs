@@ -1,7 +1,8 @@
 using System.Net.Sockets;
+using AspirePerf.AppHost.Infrastructure;
 using System.Text;
 
-namespace AspirePerf.AppHost.Local.Launcher;
+namespace AspirePerf.TestSupport.Servers;
 
 public sealed record RedisServerOptions
 {
@@ -21,10 +22,6 @@ public sealed record RedisServerOptions
 /// <summary>A redis-server process on a loopback port with a password, as Aspire's Redis resource runs it.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    public const string Package = "redis-server";
-
-    public static readonly IReadOnlyList<string> WellKnownDirectories = ["/usr/bin", "/usr/local/bin"];
-
     private readonly RedisServerOptions _options;
     private readonly TextWriter _log;
     private readonly string _binary;
@@ -49,8 +46,7 @@ public sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartAsync(RedisServerOptions options, TextWriter log, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var binary = BinaryLocator.Find("redis-server", options.BinDirectory, WellKnownDirectories)
-            ?? throw new MissingBinaryException(BinaryLocator.MissingMessage("redis-server", Package));
+        var binary = ServerBinaries.RedisServer(options.BinDirectory);
         var server = new RedisServer(options, log, binary);
         await server.StartAsync(cancellationToken);
         return server;
@@ -64,16 +60,8 @@ public sealed class RedisServer : IAsyncDisposable
             return;
         }
         Directory.CreateDirectory(_options.WorkingDirectory);
-        string[] args =
-        [
-            "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--bind", "127.0.0.1", "-::1",
-            "--requirepass", Password,
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", _options.WorkingDirectory,
-            "--loglevel", "warning",
-        ];
+        string[] args = ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--requirepass", Password,
+            .. InfrastructureResources.RedisServerArguments(_options.WorkingDirectory)];
         _process = ManagedProcess.Start("cache", _binary, args, _log, workingDirectory: _options.WorkingDirectory);
         await WaitUntilPongAsync(cancellationToken);
     }

@@ -1,6 +1,8 @@
+using AspirePerf.AppHost.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
-namespace AspirePerf.AppHost.Local.Launcher;
+namespace AspirePerf.TestSupport.Servers;
 
 public sealed record PostgresServerOptions
 {
@@ -14,20 +16,19 @@ public sealed record PostgresServerOptions
     /// <summary>When set, the only folder searched for initdb and postgres.</summary>
     public string? BinDirectory { get; init; }
 
-    /// <summary>Libraries to preload when installed; pg_stat_statements is required, the others optional.</summary>
-    public IReadOnlyList<string> PreloadLibraries { get; init; } = ["pg_stat_statements", "pg_qualstats"];
-
     /// <summary>Extra <c>-c name=value</c> server settings (tests turn fsync off, for instance).</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
-/// <summary>A PostgreSQL server process on a loopback port, initialised on first use, used by AppHost.Local and tests.</summary>
+/// <summary>
+/// A PostgreSQL server process on a loopback port for integration tests: the AppHost's binaries, cluster
+/// initialisation and server settings (AppHost/Infrastructure), under a lean supervisor that starts in about a second.
+/// </summary>
 public sealed class PostgresServer : IAsyncDisposable
 {
     public const string UserName = "postgres";
-    public const string Package = "postgresql-15";
 
     private readonly PostgresServerOptions _options;
     private readonly TextWriter _log;
@@ -55,94 +56,30 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>A database's connection string, as Aspire's PostgresDatabaseResource appends <c>Database=</c>.</summary>
     public string ConnectionStringFor(string database) => $"{ConnectionString};Database={database}";
 
-    /// <summary>Finds the binaries (or throws <see cref="MissingBinaryException"/>), initialises the cluster if needed and starts it.</summary>
+    /// <summary>Finds the binaries, initialises the cluster if needed and starts it, exactly as the AppHost's executable does.</summary>
     public static async Task<PostgresServer> StartAsync(PostgresServerOptions options, TextWriter log, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var postgres = BinaryLocator.Find("postgres", options.BinDirectory, BinaryLocator.PostgresDirectories())
-            ?? throw new MissingBinaryException(BinaryLocator.MissingMessage("postgres", Package));
-        var binDirectory = Path.GetDirectoryName(postgres)!;
-        var libDirectory = Path.GetFullPath(Path.Combine(binDirectory, "..", "lib"));
-        var preloaded = options.PreloadLibraries
-            .Where(lib => File.Exists(Path.Combine(libDirectory, lib + ".so")))
-            .ToList();
-        if (!preloaded.Contains("pg_stat_statements") && options.PreloadLibraries.Contains("pg_stat_statements"))
-        {
-            throw new MissingBinaryException(BinaryLocator.MissingMessage("pg_stat_statements", "postgresql-contrib"));
-        }
-
-        var server = new PostgresServer(options, log, binDirectory, preloaded);
-        await server.InitializeClusterAsync(cancellationToken);
+        var binDirectory = ServerBinaries.PostgresBinDirectory(options.BinDirectory);
+        var server = new PostgresServer(options, log, binDirectory, ServerBinaries.PreloadLibraries(binDirectory));
+        Directory.CreateDirectory(options.DataDirectory);
+        await PostgresCluster.EnsureInitializedAsync(binDirectory, options.DataDirectory, options.Password, NullLogger.Instance, cancellationToken);
         await server.StartProcessAsync(cancellationToken);
         return server;
     }
 
-    private async Task InitializeClusterAsync(CancellationToken cancellationToken)
-    {
-        var data = _options.DataDirectory;
-        if (File.Exists(Path.Combine(data, "PG_VERSION")))
-        {
-            return;
-        }
-
-        var initdb = Path.Combine(BinDirectory, "initdb");
-        if (!File.Exists(initdb))
-        {
-            throw new MissingBinaryException(BinaryLocator.MissingMessage("initdb", Package));
-        }
-
-        _log.WriteLine($"[postgres] initialising a new cluster in {data}");
-        Directory.CreateDirectory(data);
-        var passwordFile = Path.Combine(data, "..", $".pwfile-{Guid.NewGuid():N}");
-        await File.WriteAllTextAsync(passwordFile, Password, cancellationToken);
-        try
-        {
-            if (UnixAccount.IsRoot && !OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-            }
-            await UnixAccount.GiveToServerAccountAsync(data, cancellationToken);
-            var (file, args) = UnixAccount.AsServerAccount(initdb,
-            [
-                "-D", data, "-U", UserName, "--auth=scram-sha-256", $"--pwfile={passwordFile}",
-                "--encoding=UTF8", "--locale=C", "--no-sync",
-            ]);
-            var process = ManagedProcess.Start("postgres", file, args, _log);
-            await process.WaitForExitAsync(cancellationToken);
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"initdb failed with exit code {process.ExitCode}:{Environment.NewLine}{process.RecentOutput}");
-            }
-        }
-        finally
-        {
-            File.Delete(passwordFile);
-        }
-    }
-
     private async Task StartProcessAsync(CancellationToken cancellationToken)
     {
-        var settings = new Dictionary<string, string>
+        // The AppHost's server settings (preloads), then the test's own, then what the AppHost passes on its command line.
+        var settings = new Dictionary<string, string>(InfrastructureResources.PostgresServerSettings(PreloadedLibraries, _options.Settings))
         {
             ["listen_addresses"] = "localhost",
             ["port"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["unix_socket_directories"] = "",
-            ["shared_preload_libraries"] = string.Join(',', PreloadedLibraries),
-            ["pg_stat_statements.track"] = "all",
-            // pg_qualstats samples 1 / max_connections of statements by default; a tenth gives the advisor data sooner.
-            ["pg_qualstats.sample_rate"] = "0.1",
             ["log_min_messages"] = "warning",
         };
-        foreach (var (key, value) in _options.Settings)
-        {
-            settings[key] = value;
-        }
         var args = new List<string> { "-D", _options.DataDirectory };
-        foreach (var (key, value) in settings)
-        {
-            args.Add("-c");
-            args.Add($"{key}={value}");
-        }
+        args.AddRange(InfrastructureResources.AsServerArguments(settings));
 
         var (file, arguments) = UnixAccount.AsServerAccount(Path.Combine(BinDirectory, "postgres"), args);
         _process = ManagedProcess.Start("postgres", file, arguments, _log);

@@ -1,0 +1,53 @@
+using AspirePerf.TestSupport;
+using AspirePerf.TestSupport.Servers;
+
+namespace AspirePerf.AppHost.Tests;
+
+/// <summary>
+/// The built AppHost run as its own process, as `dotnet run --project AppHost` runs it, with free ports, a throw-away
+/// data folder, and the launch profile's variables (a dll started directly reads no launch profile).
+/// </summary>
+public static class AppHostProcess
+{
+    public static string DllPath
+    {
+        get
+        {
+            var testDirectory = Path.GetDirectoryName(typeof(AppHostProcess).Assembly.Location)!;
+            return Path.GetFullPath(Path.Combine(testDirectory, "..", "..", "AspirePerf.AppHost", Path.GetFileName(testDirectory), "AspirePerf.AppHost.dll"));
+        }
+    }
+
+    public static IReadOnlyDictionary<string, string?> Environment(int dashboardPort) => new Dictionary<string, string?>
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Development",
+        ["DOTNET_ENVIRONMENT"] = "Development",
+        ["ASPNETCORE_URLS"] = $"http://localhost:{dashboardPort}",
+        ["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://localhost:{FreePort.Next()}",
+        ["ASPIRE_DASHBOARD_MCP_ENDPOINT_URL"] = $"http://localhost:{FreePort.Next()}",
+        ["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = $"http://localhost:{FreePort.Next()}",
+        ["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true",
+        ["ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"] = "true",
+    };
+
+    /// <summary>Arguments for a run on free ports (the orchestrator picks them) with a small, fast workload.</summary>
+    public static IReadOnlyList<string> RunArguments(string dataDirectory) =>
+    [
+        $"--AppHost:DataDirectory={dataDirectory}",
+        "--AppHost:Ports:Postgres=0", "--AppHost:Ports:Cache=0", "--AppHost:Ports:ApiService=0",
+        "--AppHost:Ports:Dashboard=0", "--AppHost:Ports:Worker=0",
+        "--AppHost:Postgres:Settings:fsync=off",
+        "--AppHost:SeedingScale=20000",
+    ];
+
+    /// <summary>Starts the AppHost; with <paramref name="ownProcessGroup"/> it leads a new process group, as a terminal's foreground job does.</summary>
+    public static ManagedProcess Start(IEnumerable<string> arguments, TextWriter log, int dashboardPort, bool ownProcessGroup = false)
+    {
+        IEnumerable<string> dotnet = ["dotnet", DllPath, .. arguments];
+        return ownProcessGroup
+            ? ManagedProcess.Start("apphost", "setsid", dotnet, log, Environment(dashboardPort))
+            : ManagedProcess.Start("apphost", "dotnet", dotnet.Skip(1), log, Environment(dashboardPort));
+    }
+
+    public static string NewDataDirectory() => TestDirectories.CreateTraversable("aspireperf-apphost");
+}

@@ -1,0 +1,52 @@
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace AspirePerf.EndToEnd.Tests;
+
+/// <summary>The Aspire dashboard read as an operator reads it: the resource list, and one trace's spans.</summary>
+public static class AspireDashboardPage
+{
+    private const float Timeout = 60_000;
+
+    public static async Task AssertListsResourcesAsync(IPage page, Uri dashboard, IReadOnlyList<string> resources, string screenshotDirectory, ITestOutputHelper output)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        ArgumentNullException.ThrowIfNull(output);
+        await page.GotoAsync(dashboard.ToString(), new PageGotoOptions { Timeout = Timeout });
+        // Anonymous access on loopback: the resource page itself opens, no login form.
+        await page.WaitForFunctionAsync(
+            "names => names.every(n => [...document.querySelectorAll('body *')].some(e => e.childElementCount === 0 && e.textContent.trim() === n))",
+            resources, new PageWaitForFunctionOptions { Timeout = Timeout });
+        Assert.DoesNotContain("/login", page.Url, StringComparison.Ordinal);
+        await page.WaitForTimeoutAsync(1_000);
+        var screenshot = Path.Combine(screenshotDirectory, "aspire-dashboard-resources.png");
+        Directory.CreateDirectory(screenshotDirectory);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+        output.WriteLine($"Aspire dashboard screenshot: {screenshot}");
+    }
+
+    public static async Task AssertShowsTraceWithDatabaseSpanAsync(IPage page, Uri dashboard, string traceId, string screenshotDirectory, ITestOutputHelper output)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        ArgumentNullException.ThrowIfNull(output);
+        var detail = new Uri(dashboard, $"/traces/detail/{traceId}");
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        string text;
+        // Spans reach the dashboard in batches (about a second in Development): reload until the trace is complete.
+        while (true)
+        {
+            await page.GotoAsync(detail.ToString(), new PageGotoOptions { Timeout = Timeout });
+            await page.WaitForTimeoutAsync(2_000);
+            text = await page.InnerTextAsync("body");
+            if (text.Contains("apiservice", StringComparison.Ordinal) && text.Contains("workforce", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+        }
+        var screenshot = Path.Combine(screenshotDirectory, "aspire-dashboard-trace.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+        output.WriteLine($"Aspire dashboard trace screenshot: {screenshot}");
+        Assert.True(text.Contains("apiservice", StringComparison.Ordinal), $"trace {traceId} has no apiservice span:{Environment.NewLine}{text}");
+        Assert.True(text.Contains("workforce", StringComparison.Ordinal), $"trace {traceId} has no PostgreSQL (workforce) span:{Environment.NewLine}{text}");
+    }
+}
