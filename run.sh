@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole system from local binaries: postgres, cache, worker, apiservice, dashboard. Ctrl+C stops everything.
+# Installs the prerequisites (Debian packages, once), then runs the whole system under the Aspire AppHost:
+# dotnet run --project AppHost. Arguments go to the AppHost (e.g. --AppHost:Infrastructure=executables). Ctrl+C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")"
 eng/install-prerequisites.sh
-dotnet build AspirePerf.sln -nologo -v quiet
-exec dotnet run --no-build --project AppHost.Local -- "$@"
+exec dotnet run --project AppHost -- "$@"

@@ -5,9 +5,17 @@ namespace AspirePerf.AppHost;
 
 public static partial class ProjectResourceExtensions
 {
-    /// <summary>The loopback port of the project's <c>http</c> endpoint (from its launch profile); 0 lets the orchestrator choose.</summary>
+    /// <summary>
+    /// The loopback port of the project's <c>http</c> endpoint (from its launch profile); 0 lets the orchestrator choose.
+    /// Not proxied: the service itself listens there, so clients and benchmarks measure the service, not an
+    /// orchestrator proxy in front of every request.
+    /// </summary>
     public static IResourceBuilder<ProjectResource> WithPort(this IResourceBuilder<ProjectResource> project, int port) =>
-        project.WithEndpoint("http", endpoint => endpoint.Port = PortSettings.OrDynamic(port));
+        project.WithEndpoint("http", endpoint =>
+        {
+            endpoint.Port = PortSettings.OrDynamic(port);
+            endpoint.IsProxied = false;
+        });
 
     /// <summary>
     /// The URLs an operator opens from the project's row: the given pages, then health and metrics. The plain

@@ -65,8 +65,8 @@ public static class SystemApi
 
         var resources = new List<ResourceHealth>
         {
-            FromChecks("postgres", "database", report, "workforce"),
-            FromChecks("cache", "cache", report, "cache"),
+            FromChecks("postgres", "database", report, PostgresChecks),
+            FromChecks("cache", "cache", report, CacheChecks),
             new("apiservice", "project", report.Status.ToString(), Math.Round(report.TotalDuration.TotalMilliseconds, 2),
                 report.Status == HealthStatus.Healthy ? "All checks pass." : "Some checks fail; see the other rows."),
             workerHealth,
@@ -74,12 +74,17 @@ public static class SystemApi
         return TypedResults.Ok(new SystemHealth(time.GetUtcNow(), resources));
     }
 
-    private static ResourceHealth FromChecks(string resource, string kind, HealthReport report, string tag)
+    // Aspire's client integrations register their checks by name, without tags: Aspire.Npgsql "PostgreSql", the EF Core
+    // integration the context's type name, Aspire.StackExchange.Redis "StackExchange.Redis".
+    private static readonly string[] PostgresChecks = ["PostgreSql", nameof(Workforce.Data.WorkforceDbContext)];
+    private static readonly string[] CacheChecks = ["StackExchange.Redis"];
+
+    private static ResourceHealth FromChecks(string resource, string kind, HealthReport report, IReadOnlyList<string> checks)
     {
-        var entries = report.Entries.Where(e => e.Value.Tags.Contains(tag)).ToList();
+        var entries = report.Entries.Where(e => checks.Contains(e.Key)).ToList();
         if (entries.Count == 0)
         {
-            return new(resource, kind, HealthStatus.Unhealthy.ToString(), 0, $"No health check is registered for '{tag}'.");
+            return new(resource, kind, HealthStatus.Unhealthy.ToString(), 0, $"No health check is registered for {resource} ({string.Join(", ", checks)}).");
         }
         var worst = entries.Min(e => e.Value.Status);
         var failing = entries.FirstOrDefault(e => e.Value.Status != HealthStatus.Healthy);

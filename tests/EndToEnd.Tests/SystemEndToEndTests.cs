@@ -26,7 +26,6 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
     public async Task The_apphost_brings_every_resource_to_healthy_and_both_dashboards_show_the_system()
     {
         var dataDirectory = TestDirectories.CreateTraversable("aspireperf-e2e");
-        var aspireDashboardPort = FreePort.Next();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         var started = Stopwatch.StartNew();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AspirePerf_AppHost>(
@@ -34,10 +33,7 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
             "--AppHost:Infrastructure=auto", $"--AppHost:DataDirectory={dataDirectory}",
             "--AppHost:Ports:Postgres=0", "--AppHost:Ports:Cache=0", "--AppHost:Ports:ApiService=0", "--AppHost:Ports:Dashboard=0", "--AppHost:Ports:Worker=0",
             "--AppHost:Postgres:Settings:fsync=off", "--AppHost:SeedingScale=20000",
-            $"--ASPNETCORE_URLS=http://localhost:{aspireDashboardPort}",
-            $"--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://localhost:{FreePort.Next()}",
-            $"--ASPIRE_DASHBOARD_MCP_ENDPOINT_URL=http://localhost:{FreePort.Next()}",
-            $"--ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=http://localhost:{FreePort.Next()}",
+            // The README's anonymous loopback dashboard; the testing builder gives it free ports of its own.
             "--ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS=true",
         ], (options, _) =>
         {
@@ -87,7 +83,7 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
             await OperatorDashboardPage.AssertShowsEveryResourceHealthyAsync(page, ourDashboard, TestDirectories.TestResults, output);
             await QueryExplorerPage.AssertRunsAQueryAndShowsFieldErrorsAsync(page, ourDashboard.Port, TestDirectories.TestResults, output);
 
-            var aspireDashboard = new Uri($"http://localhost:{aspireDashboardPort}");
+            var aspireDashboard = app.GetEndpoint("aspire-dashboard", "http");
             await AspireDashboardPage.AssertListsResourcesAsync(page, aspireDashboard, ["postgres", "cache", "worker", "apiservice", "dashboard"], TestDirectories.TestResults, output);
             await AspireDashboardPage.AssertShowsTraceWithDatabaseSpanAsync(page, aspireDashboard, traceId, TestDirectories.TestResults, output);
         }
