@@ -23,6 +23,29 @@ public static class ProcessTree
         return result;
     }
 
+    /// <summary>
+    /// Every process an Aspire AppHost runs: its own descendants, and those of the orchestrator it started, which
+    /// detaches (<c>dcp start-apiserver --detach</c>) and names the AppHost in its <c>--monitor &lt;pid&gt;</c> argument.
+    /// </summary>
+    public static IReadOnlyList<ProcessInfo> AppHostProcesses(int appHostPid)
+    {
+        var monitor = $"--monitor {appHostPid.ToString(CultureInfo.InvariantCulture)} ";
+        var orchestrators = Snapshot().Where(p => CommandLine(p.Pid).Contains(monitor, StringComparison.Ordinal)).ToList();
+        return [.. Descendants(appHostPid).Concat(orchestrators).Concat(orchestrators.SelectMany(o => Descendants(o.Pid))).DistinctBy(p => p.Pid)];
+    }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ') + " ";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
     public static bool IsAlive(ProcessInfo process)
     {
         // Same pid and same name: a recycled pid of an unrelated process does not count as a survivor.
