@@ -25,10 +25,10 @@ memory_table() {
   local apphost=$1
   local orchestrators; orchestrators=$(pgrep -f -- "--monitor $apphost " || true)
   local pids="$apphost $orchestrators"
-  for o in $orchestrators; do pids="$pids $(pgrep -P "$o" | tr '\n' ' ')"; done
+  for o in $orchestrators; do pids="$pids $( (pgrep -P "$o" || true) | tr '\n' ' ')"; done
   local all=$pids frontier=$pids
   while [[ -n "${frontier// }" ]]; do
-    local next=""; for p in $frontier; do next="$next $(pgrep -P "$p" | tr '\n' ' ')"; done
+    local next=""; for p in $frontier; do next="$next $( (pgrep -P "$p" || true) | tr '\n' ' ')"; done
     all="$all $next"; frontier=$next
   done
   echo "| process group | processes | RSS MiB | PSS MiB |"; echo "|---|---|---|---|"
@@ -42,11 +42,12 @@ memory_table() {
     rss[$g]=$(( ${rss[$g]:-0} + $(kb Rss /proc/$p/smaps_rollup) )); pss[$g]=$(( ${pss[$g]:-0} + $(kb Pss /proc/$p/smaps_rollup) ))
     count[$g]=$(( ${count[$g]:-0} + 1 ))
   done
-  for g in "${!rss[@]}"; do printf '| %s | %d | %.0f | %.0f |\n' "$g" "${count[$g]}" "$(echo "${rss[$g]}/1024" | bc -l)" "$(echo "${pss[$g]}/1024" | bc -l)"; done | sort
+  for g in "${!rss[@]}"; do printf '| %s | %d | %d | %d |\n' "$g" "${count[$g]}" $(( rss[$g] / 1024 )) $(( pss[$g] / 1024 )); done | sort
 }
 
 run_once() {
-  local label=$1 log="$work/$label.log" start; start=$(now)
+  local label=$1
+  local log="$work/$label.log" start; start=$(now)
   dotnet "$dll" "${args[@]}" > "$log" 2>&1 &
   local apphost=$! pg_ready="" redis_ready=""
   local pw=""
@@ -60,6 +61,8 @@ run_once() {
   echo "$label: all healthy after $(since "$start") s (postgres answered a query at ${pg_ready:-?} s, redis accepted at ${redis_ready:-?} s)"
   if [[ $label == second ]]; then sleep 30; echo; echo "Idle memory 30 s after all-healthy:"; memory_table $apphost; echo; fi
   kill -TERM $apphost; wait $apphost || true
+  # The orchestrator stops the servers in the background after the AppHost exits: let them finish before the next run.
+  while pgrep -f -- "$work/data" >/dev/null; do sleep 0.2; done
 }
 
 echo "AppHost ($config build), executables, $(nproc) cores"

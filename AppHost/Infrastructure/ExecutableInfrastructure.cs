@@ -46,9 +46,14 @@ public static class ExecutableInfrastructure
         var workingDirectory = Path.GetDirectoryName(clusterDirectory)!;
         var resource = new PostgresExecutableResource(name, "/bin/sh", workingDirectory, password.Resource);
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(resource, async (e, ct) =>
+        {
+            var logger = e.Services.GetRequiredService<ResourceLoggerService>().GetLogger(resource);
             await PostgresCluster.EnsureInitializedAsync(binDirectory, clusterDirectory,
                 await password.Resource.GetValueAsync(ct).ConfigureAwait(false) ?? throw new InvalidOperationException("The PostgreSQL password has no value."),
-                e.Services.GetRequiredService<ResourceLoggerService>().GetLogger(resource), ct).ConfigureAwait(false));
+                logger, ct).ConfigureAwait(false);
+            // A restart right after a stop: the orchestrator stops servers in the background, after the AppHost exits.
+            await PostgresCluster.WaitForPreviousServerAsync(clusterDirectory, TimeSpan.FromSeconds(60), logger, ct).ConfigureAwait(false);
+        });
 
         string? connectionString = null;
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(resource, async (_, ct) =>
@@ -58,9 +63,11 @@ public static class ExecutableInfrastructure
         builder.Services.AddHealthChecks().AddNpgSql(_ => AdminConnectionString(connectionString), name: healthCheck);
 
         return builder.AddResource(resource)
-            // PostgreSQL writes every log line to stderr, which the dashboard would show as errors: sh joins the two
-            // streams and then execs the server in its place, so the stop signal still reaches postgres itself.
-            .WithArgs(["-c", "exec \"$0\" \"$@\" 2>&1", file, .. arguments])
+            // sh runs the server with stderr joined to stdout (PostgreSQL logs every line to stderr, which the dashboard
+            // would show as errors) and turns the orchestrator's SIGTERM into SIGINT: PostgreSQL's "fast" shutdown, which
+            // disconnects clients and writes a clean checkpoint, where SIGTERM's "smart" one waits for every client to
+            // leave and is then killed, leaving crash recovery (and a stale postmaster.pid) to the next start.
+            .WithArgs(["-c", ForwardStopAsSigint, file, .. arguments])
             .WithEndpoint(port: PortSettings.OrDynamic(settings.Ports.Postgres), name: PostgresExecutableResource.PrimaryEndpointName,
                 scheme: "tcp", env: "PGPORT", isProxied: false)
             .WithIconName("DatabaseMultiple")
@@ -148,6 +155,10 @@ public static class ExecutableInfrastructure
             .WithIconName("Database")
             .WithHealthCheck(healthCheck);
     }
+
+    private const string ForwardStopAsSigint =
+        "\"$0\" \"$@\" 2>&1 & child=$!; trap 'kill -INT $child 2>/dev/null' TERM INT; " +
+        "wait $child; status=$?; while kill -0 $child 2>/dev/null; do wait $child; status=$?; done; exit $status";
 
     private static string AdminConnectionString(string? serverConnectionString) =>
         (serverConnectionString ?? throw new InvalidOperationException("The PostgreSQL connection string is not available yet.")) + ";Database=postgres";

@@ -50,6 +50,41 @@ public static partial class PostgresCluster
         }
     }
 
+    /// <summary>
+    /// Waits while the server named in the cluster's <c>postmaster.pid</c> is still running (it may be finishing a
+    /// shutdown begun by the previous run), so the new server does not fail on the cluster's lock.
+    /// </summary>
+    public static async Task WaitForPreviousServerAsync(string clusterDirectory, TimeSpan timeout, ILogger logger, CancellationToken cancellationToken)
+    {
+        var lockFile = Path.Combine(clusterDirectory, "postmaster.pid");
+        var pid = File.Exists(lockFile) && int.TryParse(File.ReadLines(lockFile).FirstOrDefault(), out var p) ? p : 0;
+        if (pid <= 0 || !IsPostgres(pid))
+        {
+            return;
+        }
+        LogWaitingForPrevious(logger, pid);
+        var deadline = Stopwatch.StartNew();
+        while (IsPostgres(pid) && deadline.Elapsed < timeout)
+        {
+            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsPostgres(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim() == "postgres";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Waiting for the previous server (pid {Pid}) to finish stopping")]
+    private static partial void LogWaitingForPrevious(ILogger logger, int pid);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Using the existing cluster in {Directory}")]
     private static partial void LogExisting(ILogger logger, string directory);
 

@@ -49,4 +49,38 @@ public static class AspireDashboardPage
         Assert.True(text.Contains("apiservice", StringComparison.Ordinal), $"trace {traceId} has no apiservice span:{Environment.NewLine}{text}");
         Assert.True(text.Contains("workforce", StringComparison.Ordinal), $"trace {traceId} has no PostgreSQL (workforce) span:{Environment.NewLine}{text}");
     }
+
+    /// <summary>Each service's structured logs and metrics arrived over OTLP: the dashboard's per-resource pages list them.</summary>
+    public static async Task AssertReceivesLogsAndMetricsAsync(IPage page, Uri dashboard, IReadOnlyList<string> services, string screenshotDirectory, ITestOutputHelper output)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(output);
+        foreach (var service in services)
+        {
+            await AssertPageShowsAsync(page, new Uri(dashboard, $"/structuredlogs/resource/{service}"), "Application started", $"structured logs of {service}");
+            // Every service exports ASP.NET Core's and the runtime's meters.
+            await AssertPageShowsAsync(page, new Uri(dashboard, $"/metrics/resource/{service}"), "Microsoft.AspNetCore.Hosting", $"metrics of {service}");
+        }
+        var screenshot = Path.Combine(screenshotDirectory, "aspire-dashboard-metrics.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+        output.WriteLine($"Aspire dashboard metrics screenshot: {screenshot}");
+    }
+
+    private static async Task AssertPageShowsAsync(IPage page, Uri url, string expected, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        string text;
+        while (true)
+        {
+            await page.GotoAsync(url.ToString(), new PageGotoOptions { Timeout = Timeout });
+            await page.WaitForTimeoutAsync(1_500);
+            text = await page.InnerTextAsync("body");
+            if (text.Contains(expected, StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+        }
+        Assert.True(text.Contains(expected, StringComparison.Ordinal), $"{what}: '{expected}' not shown at {url}:{Environment.NewLine}{text}");
+    }
 }

@@ -13,7 +13,8 @@ namespace AspirePerf.EndToEnd.Tests;
 /// <summary>
 /// The whole system through the real AppHost (Aspire.Hosting.Testing, PostgreSQL and Redis as executables here):
 /// every resource healthy, each service's /metrics accepted by promtool, our dashboard and the Aspire dashboard driven
-/// in headless Chromium, and one API request's trace, PostgreSQL span included, found in the Aspire dashboard.
+/// in headless Chromium, one API request's trace, PostgreSQL span included, found in the Aspire dashboard, and every
+/// service's structured logs and metrics there; the operator commands on the apiservice row succeed.
 /// </summary>
 public sealed class SystemEndToEndTests(ITestOutputHelper output)
 {
@@ -70,6 +71,14 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.OK, query.StatusCode);
             var traceId = Assert.Single(query.Headers.GetValues("X-Trace-Id"));
 
+            // The Aspire dashboard's operator commands call the API with the AppHost's operator key.
+            foreach (var command in new[] { "index-advice", "cache-warm", "invalidate-cache" })
+            {
+                var result = await app.ResourceCommands.ExecuteCommandAsync("apiservice", command, timeout.Token);
+                output.WriteLine($"command {command}: {result.Message} {result.Data?.Value?[..Math.Min(300, result.Data.Value.Length)]}");
+                Assert.True(result.Success, $"command {command} failed: {result.Message} {result.Data?.Value}");
+            }
+
             using var playwright = await Playwright.CreateAsync();
             await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
             {
@@ -86,6 +95,7 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
             var aspireDashboard = app.GetEndpoint("aspire-dashboard", "http");
             await AspireDashboardPage.AssertListsResourcesAsync(page, aspireDashboard, ["postgres", "cache", "worker", "apiservice", "dashboard"], TestDirectories.TestResults, output);
             await AspireDashboardPage.AssertShowsTraceWithDatabaseSpanAsync(page, aspireDashboard, traceId, TestDirectories.TestResults, output);
+            await AspireDashboardPage.AssertReceivesLogsAndMetricsAsync(page, aspireDashboard, ["apiservice", "worker", "dashboard"], TestDirectories.TestResults, output);
         }
         finally
         {
