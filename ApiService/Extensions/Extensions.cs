@@ -1,5 +1,6 @@
 using AspirePerf.ApiService.Apis;
 using AspirePerf.ApiService.Authentication;
+using AspirePerf.ApiService.Http;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
 using AspirePerf.Performance.Profiling;
@@ -48,6 +49,11 @@ internal static class Extensions
         builder.AddApiKeyAuthentication();
 
         builder.Services.AddProblemDetails();
+        // Binding failures throw in every environment (the framework's default throws only in Development) and become
+        // 4xx problem documents naming the parameter (Http/BadRequestProblemHandler).
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.AddExceptionHandler<BadRequestProblemHandler>();
+        builder.AddRequestLimits();
         builder.Services.AddOpenApi();
 
         // The worker's own /health, resolved through service discovery (services__worker__http__0).

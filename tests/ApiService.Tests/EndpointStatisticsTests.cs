@@ -44,4 +44,29 @@ public sealed class EndpointStatisticsTests(InfrastructureFixture infrastructure
         Assert.Contains(insights!, i => i.Kind == "slow-endpoint" && i.Subject == "GET /api/v1/queries/{id}");
         Assert.Equal(HttpStatusCode.BadRequest, badLimit.StatusCode);
     }
+
+    [Fact]
+    public async Task Twenty_thousand_distinct_unknown_paths_and_invented_methods_leave_the_statistics_bounded()
+    {
+        var database = await infrastructure.CreateDatabaseAsync("hostilepaths");
+        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
+        using var client = factory.CreateClient();
+
+        for (var i = 0; i < 20_000; i++)
+        {
+            using var request = new HttpRequestMessage(i % 10 == 0 ? new HttpMethod($"X{i}") : HttpMethod.Get, $"/no/such/path/{i}?q={i}");
+            using var response = await client.SendAsync(request);
+            Assert.True((int)response.StatusCode is 404 or 405, $"{request.Method} {request.RequestUri}: {response.StatusCode}");
+        }
+        using var endpoints = await client.GetAsync("/api/v1/perf/endpoints");
+        var body = await endpoints.Content.ReadAsStringAsync();
+        var report = System.Text.Json.JsonSerializer.Deserialize<EndpointStatisticsReport>(body, System.Text.Json.JsonSerializerOptions.Web)!;
+
+        var unmatched = report.Endpoints.Where(e => e.Route.EndsWith("(unmatched)", StringComparison.Ordinal)).ToList();
+        Assert.InRange(unmatched.Count, 1, 2); // "GET (unmatched)" and "OTHER (unmatched)"
+        Assert.Equal(20_000, unmatched.Sum(e => e.Count));
+        Assert.DoesNotContain(report.Endpoints, e => e.Route.Contains("/no/such/path", StringComparison.Ordinal));
+        Assert.True(body.Length < 4_096, $"/perf/endpoints answered {body.Length} bytes");
+    }
 }

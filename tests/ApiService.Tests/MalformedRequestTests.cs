@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using AspirePerf.TestSupport;
+
+namespace AspirePerf.ApiService.Tests;
+
+/// <summary>
+/// A hostile client's bodies on every endpoint that takes one: each is a 4xx problem document (never a 500 or a
+/// developer page), and the same in Development and Production.
+/// </summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class MalformedRequestTests(InfrastructureFixture infrastructure) : IAsyncLifetime
+{
+    private const string OperatorKey = "operator-key-for-malformed-body-tests";
+    private string _database = "";
+
+    public static TheoryData<string, string, string, string?, int> Corpus()
+    {
+        var data = new TheoryData<string, string, string, string?, int>();
+        string[] environments = ["Development", "Production"];
+        (string Method, string Path)[] endpoints =
+        [
+            ("POST", "/api/v1/jobs"),
+            ("POST", "/api/v1/perf/cache/invalidate"),
+            ("POST", "/api/v1/perf/indexes/apply"),
+            ("PUT", "/api/v1/perf/profiling"),
+        ];
+        (string Body, string? ContentType, int Status)[] bodies =
+        [
+            ("", "application/json", 400),                 // empty
+            ("{\"type\": \"export\", \"pay", "application/json", 400), // truncated
+            ("[1, 2, 3]", "application/json", 400),        // an array, not an object
+            ("\"text\"", "application/json", 400),         // a string
+            ("null", "application/json", 400),             // JSON null
+            ("{\"type\": 5, \"all\": \"yes\", \"index\": [], \"enabled\": {}}", "application/json", 400), // wrong member types
+            ("{\"type\": \"export\"}", "text/plain", 415),  // wrong content type
+            ("{\"type\": \"export\"}", null, 415),          // no content type
+            ("<xml/>", "application/xml", 415),
+        ];
+        foreach (var environment in environments)
+        {
+            foreach (var (method, path) in endpoints)
+            {
+                foreach (var (body, contentType, status) in bodies)
+                {
+                    data.Add(environment, $"{method} {path}", body, contentType, status);
+                }
+            }
+        }
+        return data;
+    }
+
+    public async Task InitializeAsync()
+    {
+        _database = await infrastructure.CreateDatabaseAsync("malformed");
+        await WorkforceDatabase.InitializeAsync(_database, scale: 2_000);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Theory]
+    [MemberData(nameof(Corpus))]
+    public async Task Every_malformed_body_is_a_4xx_problem_in_every_environment(string environment, string endpoint, string body, string? contentType, int expectedStatus)
+    {
+        await using var factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString, environment: environment, settings: new()
+        {
+            ["ApiKeys:Keys:9:Name"] = "tests-operator",
+            ["ApiKeys:Keys:9:Key"] = OperatorKey,
+            ["ApiKeys:Keys:9:Roles:0"] = "operator",
+        });
+        using var client = factory.CreateClient();
+        var (method, path) = (endpoint.Split(' ')[0], endpoint.Split(' ')[1]);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path)
+        {
+            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)),
+        };
+        request.Content.Headers.ContentType = contentType is null ? null : MediaTypeHeaderValue.Parse(contentType);
+        request.Headers.Add("X-Api-Key", OperatorKey);
+
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True((int)response.StatusCode == expectedStatus, $"{environment} {endpoint} with {contentType ?? "no content type"} '{body}': {(int)response.StatusCode} {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(text);
+        Assert.Equal(expectedStatus, problem.RootElement.GetProperty("status").GetInt32());
+        if (expectedStatus == 400)
+        {
+            // The detail names the body parameter the endpoint could not read.
+            Assert.Contains("parameter", problem.RootElement.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+        }
+    }
+}
