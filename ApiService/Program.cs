@@ -9,6 +9,7 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
+app.UseSecurityHeaders(ApiReference.ContentSecurityPolicy);
 app.UseMiddleware<RequestProfilingMiddleware>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();

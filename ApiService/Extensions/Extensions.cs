@@ -74,6 +74,19 @@ internal static class Extensions
     }
 }
 
+internal static class ApiReference
+{
+    /// <summary>
+    /// The API answers data; only the Scalar reference is a page. It runs its own bundled script with an inline
+    /// configuration block and may fetch its fonts from Scalar's font host.
+    /// </summary>
+    public static string ContentSecurityPolicy(HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/scalar", StringComparison.OrdinalIgnoreCase)
+            ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+              "font-src 'self' data: https://fonts.scalar.com; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
+            : SecurityHeaders.DataPolicy;
+}
+
 /// <summary>Every registered query's cache profile must be configured: checked at start, not at the first request.</summary>
 internal sealed class QueryCacheProfilesExist(QueryRegistry registry) : IValidateOptions<CachingOptions>
 {

@@ -92,6 +92,8 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
             await OperatorDashboardPage.AssertShowsEveryResourceHealthyAsync(page, ourDashboard, TestDirectories.TestResults, output);
             await QueryExplorerPage.AssertRunsAQueryAndShowsFieldErrorsAsync(page, ourDashboard.Port, TestDirectories.TestResults, output);
 
+            await ApiReferencePage.AssertRendersWithinItsContentSecurityPolicyAsync(page, app.GetEndpoint("apiservice", "http"), TestDirectories.TestResults, output);
+
             var aspireDashboard = app.GetEndpoint("aspire-dashboard", "http");
             await AspireDashboardPage.AssertListsResourcesAsync(page, aspireDashboard, ["postgres", "cache", "worker", "apiservice", "dashboard"], TestDirectories.TestResults, output);
             await AspireDashboardPage.AssertShowsTraceWithDatabaseSpanAsync(page, aspireDashboard, traceId, TestDirectories.TestResults, output);
