@@ -1,3 +1,4 @@
+using AspirePerf.ApiService.Http;
 using System.Text.Json;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Jobs;
@@ -12,7 +13,7 @@ public static class JobsApi
 
     public static RouteGroupBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader);
+        var api = app.MapGroup("/api/v1/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader).WithNoStore();
         api.MapPost("/", EnqueueAsync)
             .WithName("EnqueueJob")
             .WithSummary("Enqueue a job: 202 with its Location; with a uniqueKey that a waiting or running job holds, 200 with that job")

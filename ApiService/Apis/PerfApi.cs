@@ -1,3 +1,4 @@
+using AspirePerf.ApiService.Http;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
@@ -12,7 +13,7 @@ public static class PerfApi
     public static RouteGroupBuilder MapPerfApi(this IEndpointRouteBuilder app)
     {
         // Reads need the reader policy (anonymous unless configured otherwise); changes add the Operator policy.
-        var api = app.MapGroup("/api/v1/perf").WithTags("Performance").RequireAuthorization(ApiPolicies.Reader);
+        var api = app.MapGroup("/api/v1/perf").WithTags("Performance").RequireAuthorization(ApiPolicies.Reader).WithNoStore();
         api.MapGet("/cache", GetCacheStatistics)
             .WithName("GetCacheStatistics")
             .WithSummary("Cache statistics: hit ratio overall and per profile, L1 entries and bytes, cost saved");

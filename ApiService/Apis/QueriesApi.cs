@@ -1,5 +1,6 @@
 using System.Globalization;
 using AspirePerf.ApiService.Authentication;
+using AspirePerf.ApiService.Http;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Workforce.Queries;
@@ -36,16 +37,18 @@ public static class QueriesApi
     public static Ok<IReadOnlyList<QueryDescriptor>> ListQueries(QueryRegistry registry) =>
         TypedResults.Ok<IReadOnlyList<QueryDescriptor>>([.. registry.All.Select(QueryDescriptor.From)]);
 
-    public static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> RunQueryAsync(
+    public static async Task<Results<FileContentHttpResult, StatusCodeHttpResult, ValidationProblem, ProblemHttpResult>> RunQueryAsync(
         string id,
         HttpContext context,
         QueryRegistry registry,
         QueryExecutor executor,
         AdaptiveCache cache,
         IOptions<JsonOptions> json,
+        IOptions<ApiKeyOptions> keys,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
+        var readsNeedKey = keys.Value.RequireReaderForReads;
         if (registry.Find(id) is not { } query)
         {
             return TypedResults.Problem(
@@ -80,6 +83,15 @@ public static class QueriesApi
             if (lookup.Outcome is CacheOutcome.Hit or CacheOutcome.Stale)
             {
                 headers.Age = Math.Max(0, (long)(time.GetUtcNow() - lookup.Payload.CreatedAt).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            }
+            // Clients and shared caches may keep the answer but revalidate it each time: the entity tag turns that into a
+            // bodiless 304 while the answer is unchanged. (A max-age from the entry's remaining TTL needs the expiry in
+            // the cached payload; it comes with the payload format change for precompressed entries.)
+            headers.ETag = lookup.Payload.ETag;
+            headers.CacheControl = readsNeedKey ? "private, no-cache" : "public, no-cache";
+            if (CacheHeaders.ClientHasCurrent(context.Request, lookup.Payload.ETag))
+            {
+                return TypedResults.StatusCode(StatusCodes.Status304NotModified);
             }
             return TypedResults.Bytes(lookup.Payload.Body, lookup.Payload.ContentType);
         }

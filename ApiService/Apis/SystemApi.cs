@@ -1,3 +1,4 @@
+using AspirePerf.ApiService.Http;
 using AspirePerf.Workforce.Seeding;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -11,11 +12,12 @@ public static class SystemApi
     public static RouteGroupBuilder MapSystemApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/system").WithTags("System");
-        api.MapGet("/resources", GetResourcesAsync)
+        // Live state: never stored. (The constant body stays filter-free: it is the benchmarks' ceiling.)
+        api.MapGet("/resources", GetResourcesAsync).WithNoStore()
             .WithName("GetResourceHealth")
             .WithSummary("Live health of every resource")
             .WithDescription("Runs the API's own health checks (PostgreSQL, Redis) and asks the worker for its /health.");
-        api.MapGet("/workload", GetWorkloadAsync)
+        api.MapGet("/workload", GetWorkloadAsync).WithNoStore()
             .WithName("GetWorkload")
             .WithSummary("What the workforce database was seeded with")
             .WithDescription("Seed, scale, rows and seeding time from the seed marker; 404 when the database was never seeded.");

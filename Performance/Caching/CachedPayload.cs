@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.ComponentModel;
+using System.IO.Hashing;
 using System.Text;
 using Microsoft.Extensions.Caching.Hybrid;
 
@@ -17,6 +18,14 @@ public sealed class CachedPayload(ReadOnlyMemory<byte> body, string contentType,
     public string ContentType { get; } = contentType;
     public double CostMs { get; } = costMs;
     public DateTimeOffset CreatedAt { get; } = createdAt;
+
+    /// <summary>
+    /// A strong entity tag: the body's 128-bit XxHash, so every node serving the same bytes gives the same tag.
+    /// Computed on first use and kept (an L1 hit hands out this same instance); a racing second computation is harmless.
+    /// </summary>
+    public string ETag => _etag ??= $"\"{Convert.ToHexStringLower(XxHash128.Hash(Body.Span))}\"";
+
+    private string? _etag;
 }
 
 /// <summary>
