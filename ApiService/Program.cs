@@ -21,6 +21,7 @@ app.MapSystemApi();
 app.MapQueriesApi();
 app.MapPerfApi();
 app.MapJobsApi();
+app.MapAuditApi();
 
 app.Run();
 

@@ -15,6 +15,8 @@ public static class JobsApi
     {
         var api = app.MapGroup("/api/v1/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader).WithNoStore();
         api.MapPost("/", EnqueueAsync)
+            .RequireAuthorization(ApiPolicies.Writer)
+            .WithAudit()
             .WithName("EnqueueJob")
             .WithSummary("Enqueue a job: 202 with its Location; with a uniqueKey that a waiting or running job holds, 200 with that job")
             .WithDescription("type: a registered job type (GET /api/v1/jobs/types); payload: its payload object. Optional: priority " +
@@ -35,10 +37,13 @@ public static class JobsApi
             .WithName("GetJobResult")
             .WithSummary("A completed job's file (an export), streamed; or its result JSON when it wrote no file");
         api.MapDelete("/{id:long}", CancelAsync)
+            .RequireAuthorization(ApiPolicies.Writer)
+            .WithAudit()
             .WithName("CancelJob")
             .WithSummary("Cancel: a waiting job at once (200), a running one through its cancellation token (202)");
         api.MapPost("/{id:long}/retry", RetryAsync)
             .RequireAuthorization(ApiPolicies.Operator)
+            .WithAudit()
             .WithName("RetryJob")
             .WithSummary("Re-queue a discarded or cancelled job now, with a fresh attempt count (Operator policy)");
         return api;

@@ -46,6 +46,7 @@ public static class PerfApi
                 return TypedResults.Ok(new ProfilingState(profiler.Enabled));
             })
             .RequireAuthorization(ApiPolicies.Operator)
+            .WithAudit()
             .WithName("SetProfilingState")
             .WithSummary("Switch request profiling on or off at run time (until restart)");
         api.MapGet("/queries/slow", GetSlowQueries)
@@ -60,10 +61,12 @@ public static class PerfApi
             .WithDescription("Each advice has its CREATE INDEX CONCURRENTLY statement, estimated improvement and size; every statement considered has a verdict.");
         api.MapPost("/indexes/apply", ApplyIndexAsync)
             .RequireAuthorization(ApiPolicies.Operator)
+            .WithAudit()
             .WithName("ApplyIndex")
             .WithSummary("Build one advised index concurrently, then re-run the statements it serves and report their times before and after");
         api.MapPost("/cache/invalidate", InvalidateAsync)
             .RequireAuthorization(ApiPolicies.Operator)
+            .WithAudit()
             .WithName("InvalidateCache")
             .WithSummary("Invalidate one key, one tag (e.g. table:employment_spells) or everything, on every node");
         return api;

@@ -15,6 +15,7 @@ public static class ApiKeyAuthenticationExtensions
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 
+        var keysConfigured = builder.Configuration.GetSection($"{ApiKeyOptions.SectionName}:{nameof(ApiKeyOptions.Keys)}").GetChildren().Any();
         var requireReader = builder.Configuration.GetValue<bool>($"{ApiKeyOptions.SectionName}:{nameof(ApiKeyOptions.RequireReaderForReads)}");
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(ApiPolicies.Reader, policy =>
@@ -22,6 +23,18 @@ public static class ApiKeyAuthenticationExtensions
                 if (requireReader)
                 {
                     policy.RequireRole(ApiRoles.Reader);
+                }
+                else
+                {
+                    policy.RequireAssertion(_ => true);
+                }
+            })
+            .AddPolicy(ApiPolicies.Writer, policy =>
+            {
+                // Without any key (a bare local run) writes stay open; once keys exist, a write needs one.
+                if (keysConfigured)
+                {
+                    policy.RequireRole(ApiRoles.Reader, ApiRoles.Operator);
                 }
                 else
                 {

@@ -54,6 +54,9 @@ public static class ApiPolicies
     /// <summary>Reads: anonymous unless <see cref="ApiKeyOptions.RequireReaderForReads"/>.</summary>
     public const string Reader = "Reader";
 
+    /// <summary>Writes (enqueue, cancel): once any key is configured, a key with the reader or operator role.</summary>
+    public const string Writer = "Writer";
+
     /// <summary>Administrative endpoints (cache invalidation, index creation, job retries).</summary>
     public const string Operator = "Operator";
 }

@@ -1,6 +1,7 @@
 using AspirePerf.ApiService.Apis;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.ApiService.Http;
+using AspirePerf.Performance.Auditing;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
 using AspirePerf.Performance.Profiling;
@@ -44,6 +45,7 @@ internal static class Extensions
         builder.Services.AddIndexAdvisor(builder.Configuration);
         // Enqueue, inspect and cancel jobs; the Worker drains them. The catalog is the Worker's own list of types.
         builder.Services.AddJobQueue(builder.Configuration);
+        builder.Services.AddSingleton<AuditLog>();
         builder.Services.AddWorkforceJobTypes();
         builder.Services.AddSingleton<IValidateOptions<CachingOptions>, QueryCacheProfilesExist>();
         builder.AddApiKeyAuthentication();

@@ -1,11 +1,12 @@
+using AspirePerf.Performance.Database;
 using Npgsql;
 
 namespace AspirePerf.Performance.Jobs;
 
 /// <summary>
-/// The queue's tables in their own schema (<c>jobs</c>) of whatever database the data source points at. Plain SQL
-/// migrations, applied in order under a transaction-level advisory lock, recorded in <c>jobs.schema_migrations</c>:
-/// the Worker's initializer, every processor at start and the tests may all call <see cref="MigrateAsync"/> at once.
+/// The queue's tables in their own schema (<c>jobs</c>) of whatever database the data source points at, migrated by
+/// <see cref="SchemaMigrator"/>: the Worker's initializer, every processor at start and the tests may all call
+/// <see cref="MigrateAsync"/> at once.
 /// </summary>
 public static class JobSchema
 {
@@ -64,39 +65,6 @@ public static class JobSchema
 
     public static int LatestVersion => Migrations[^1].Version;
 
-    public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(dataSource);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var setup = new NpgsqlCommand("""
-            SELECT pg_advisory_xact_lock(@key);
-            CREATE SCHEMA IF NOT EXISTS jobs;
-            CREATE TABLE IF NOT EXISTS jobs.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
-            """, connection, transaction))
-        {
-            setup.Parameters.AddWithValue("key", AdvisoryLockKey);
-            await setup.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        var applied = new HashSet<int>();
-        await using (var read = new NpgsqlCommand("SELECT version FROM jobs.schema_migrations", connection, transaction))
-        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                applied.Add(reader.GetInt32(0));
-            }
-        }
-
-        foreach (var (version, sql) in Migrations.Where(m => !applied.Contains(m.Version)))
-        {
-            await using var migrate = new NpgsqlCommand(sql, connection, transaction);
-            await migrate.ExecuteNonQueryAsync(cancellationToken);
-            await using var record = new NpgsqlCommand("INSERT INTO jobs.schema_migrations (version) VALUES (@version)", connection, transaction);
-            record.Parameters.AddWithValue("version", version);
-            await record.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await transaction.CommitAsync(cancellationToken);
-    }
+    public static Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
+        SchemaMigrator.MigrateAsync(dataSource, "jobs", AdvisoryLockKey, Migrations, cancellationToken);
 }

@@ -1,3 +1,4 @@
+using AspirePerf.Performance.Auditing;
 using AspirePerf.Performance.Jobs;
 using AspirePerf.Workforce.Data;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -33,7 +34,7 @@ public sealed class DatabaseInitializationHealthCheck(DatabaseInitializationStat
 }
 
 /// <summary>
-/// Migrates and seeds the workforce database, then migrates the job queue's schema, at start, retrying until
+/// Migrates and seeds the workforce database, then migrates the job queue's and the audit trail's schemas, at start, retrying until
 /// PostgreSQL accepts connections.
 /// </summary>
 public sealed partial class DatabaseInitializer(
@@ -53,6 +54,8 @@ public sealed partial class DatabaseInitializer(
                 var outcome = await initializer.InitializeAsync(state.Report, stoppingToken);
                 state.Report("Migrating the job queue schema");
                 await JobSchema.MigrateAsync(dataSource, stoppingToken);
+                state.Report("Migrating the audit trail's schema");
+                await AuditSchema.MigrateAsync(dataSource, stoppingToken);
                 state.Complete(outcome.Marker is { } marker
                     ? $"Database ready: {outcome.Result} (seed {marker.Seed}, scale {marker.Scale:N0}, {marker.Rows:N0} rows)."
                     : $"Database ready: {outcome.Result}.");

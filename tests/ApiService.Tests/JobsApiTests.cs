@@ -28,6 +28,7 @@ namespace AspirePerf.ApiService.Tests;
 public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncLifetime
 {
     private const string OperatorKey = "dev-operator-key-not-for-production";
+    private const string ReaderKey = "dev-reader-key-not-for-production";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly ProgressGate _progress = new();
     private string _database = null!;
@@ -44,6 +45,8 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
         // The API knows one extra, test-only type, like a service adding its own job types to the catalog.
         _factory = baseFactory.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddJobType<ProgressPayload>(ProgressHandler.TypeName)));
         _client = _factory.CreateClient();
+        // Keys are configured (Development's), so enqueueing and cancelling need one.
+        _client.DefaultRequestHeaders.Add("X-Api-Key", ReaderKey);
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -189,7 +192,8 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
         _progress.Release.TrySetResult();
         using var retry = new HttpRequestMessage(HttpMethod.Post, location + "/retry");
         retry.Headers.Add("X-Api-Key", OperatorKey);
-        using (var retried = await _client.SendAsync(retry))
+        using var operatorClient = _factory.CreateClient();
+        using (var retried = await operatorClient.SendAsync(retry))
         {
             Assert.Equal(HttpStatusCode.Accepted, retried.StatusCode);
         }

@@ -18,6 +18,7 @@ public sealed class SecurityHeadersTests(InfrastructureFixture infrastructure)
 
         using var unsupported = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs") { Content = new ByteArrayContent(Encoding.UTF8.GetBytes("x")) };
         unsupported.Content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+        unsupported.Headers.Add("X-Api-Key", "dev-reader-key-not-for-production");
         var requests = new (string What, HttpRequestMessage Request, int Status)[]
         {
             ("data", new(HttpMethod.Get, "/api/v1/queries"), 200),

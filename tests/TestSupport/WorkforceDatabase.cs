@@ -1,3 +1,4 @@
+using AspirePerf.Performance.Auditing;
 using AspirePerf.Workforce.Data;
 using AspirePerf.Workforce.Extensions;
 using AspirePerf.Workforce.Seeding;
@@ -35,10 +36,13 @@ public static class WorkforceDatabase
         return services.BuildServiceProvider();
     }
 
+    /// <summary>What the Worker does at start: the workforce schema and seed, then the audit trail's schema.</summary>
     public static async Task<SeedOutcome> InitializeAsync(string connectionString, int seed = 42, int scale = SmallScale)
     {
         await using var provider = Services(connectionString, seed, scale);
-        return await provider.GetRequiredService<WorkforceDatabaseInitializer>().InitializeAsync(_ => { }, CancellationToken.None);
+        var outcome = await provider.GetRequiredService<WorkforceDatabaseInitializer>().InitializeAsync(_ => { }, CancellationToken.None);
+        await AuditSchema.MigrateAsync(provider.GetRequiredService<NpgsqlDataSource>(), CancellationToken.None);
+        return outcome;
     }
 
     /// <summary>Only the schema: for tests that insert a hand-written dataset.</summary>
