@@ -10,7 +10,7 @@ public static class AuditApi
 {
     public static RouteGroupBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(ApiPolicies.Operator).WithNoStore();
+        var api = app.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(ApiPolicies.Operator).WithNoStore().WithRateLimit(RateLimitOptions.Operator);
         api.MapGet("/", ListAsync)
             .WithName("ListAuditEntries")
             .WithSummary("Audit entries, newest first: who, from where, what, with which parameters, the status, when (Operator policy)")

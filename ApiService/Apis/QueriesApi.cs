@@ -20,7 +20,7 @@ public static class QueriesApi
 
     public static RouteGroupBuilder MapQueriesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/queries").WithTags("Queries").RequireAuthorization(ApiPolicies.Reader);
+        var api = app.MapGroup("/api/v1/queries").WithTags("Queries").RequireAuthorization(ApiPolicies.Reader).WithRateLimit(RateLimitOptions.Reads);
         api.MapGet("/", ListQueries)
             .WithName("ListQueries")
             .WithSummary("The registered queries, with each parameter's schema and the result columns");

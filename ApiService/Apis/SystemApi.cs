@@ -13,11 +13,11 @@ public static class SystemApi
     {
         var api = app.MapGroup("/api/v1/system").WithTags("System");
         // Live state: never stored. (The constant body stays filter-free: it is the benchmarks' ceiling.)
-        api.MapGet("/resources", GetResourcesAsync).WithNoStore()
+        api.MapGet("/resources", GetResourcesAsync).WithNoStore().WithRateLimit(RateLimitOptions.Reads)
             .WithName("GetResourceHealth")
             .WithSummary("Live health of every resource")
             .WithDescription("Runs the API's own health checks (PostgreSQL, Redis) and asks the worker for its /health.");
-        api.MapGet("/workload", GetWorkloadAsync).WithNoStore()
+        api.MapGet("/workload", GetWorkloadAsync).WithNoStore().WithRateLimit(RateLimitOptions.Reads)
             .WithName("GetWorkload")
             .WithSummary("What the workforce database was seeded with")
             .WithDescription("Seed, scale, rows and seeding time from the seed marker; 404 when the database was never seeded.");

@@ -56,6 +56,7 @@ internal static class Extensions
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<BadRequestProblemHandler>();
         builder.AddRequestLimits();
+        builder.AddApiRateLimits();
         builder.Services.AddOpenApi();
 
         // The worker's own /health, resolved through service discovery (services__worker__http__0).
