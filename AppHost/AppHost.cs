@@ -72,6 +72,14 @@ internal static class AppHostProgram
             .WithHttpHealthCheck("/health")
             .WithServiceUrls(("/", "Performance console"));
 
+        if (settings.TraceSampleRatio is { } ratio)
+        {
+            foreach (var project in new[] { worker, apiService, dashboard })
+            {
+                project.WithTraceSampling(ratio);
+            }
+        }
+
         builder.PrintUrlsWhenReady(dashboard, apiService, worker);
 
         builder.Build().Run();

@@ -28,6 +28,13 @@ public sealed class AppHostSettings
 
     public PortSettings Ports { get; set; } = new();
 
+    /// <summary>
+    /// The share of requests whose traces the services record and export (0 to 1). Unset: Aspire's development
+    /// default, every trace (<c>always_on</c>), which is what a developer reading traces wants and what load tests
+    /// should not run with: the dashboard ingesting every span then costs more CPU than the requests (docs/benchmarks.md).
+    /// </summary>
+    public double? TraceSampleRatio { get; set; }
+
     /// <summary>Employment spells the worker seeds (its <c>Seeding:Scale</c>); unset keeps the worker's default (1,000,000).</summary>
     public int? SeedingScale { get; set; }
 
@@ -51,6 +58,10 @@ public sealed class AppHostSettings
             {
                 throw new InvalidOperationException($"{SectionName}:Ports:{name} must be between 0 and 65535 (got {port}).");
             }
+        }
+        if (TraceSampleRatio is < 0 or > 1)
+        {
+            throw new InvalidOperationException($"{SectionName}:TraceSampleRatio must be between 0 and 1 (got {TraceSampleRatio}).");
         }
         if (SeedingScale is < 1)
         {

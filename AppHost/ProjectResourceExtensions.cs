@@ -39,6 +39,12 @@ public static partial class ProjectResourceExtensions
         });
     }
 
+    /// <summary>Records and exports that share of traces (OpenTelemetry's standard sampler variables; a trace sampled
+    /// upstream stays sampled), in place of Aspire's development default of every trace.</summary>
+    public static IResourceBuilder<ProjectResource> WithTraceSampling(this IResourceBuilder<ProjectResource> project, double ratio) =>
+        project.WithEnvironment("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+            .WithEnvironment("OTEL_TRACES_SAMPLER_ARG", ratio.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>Prints every URL once the last project is healthy, so a terminal user sees where everything is.</summary>
     public static void PrintUrlsWhenReady(this IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> dashboard,
         IResourceBuilder<ProjectResource> apiService, IResourceBuilder<ProjectResource> worker)
