@@ -93,3 +93,36 @@ public sealed class MalformedRequestTests(InfrastructureFixture infrastructure) 
         }
     }
 }
+
+/// <summary>An oversized body against the real Kestrel server (the in-memory test server enforces no body limit).</summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class RequestLimitTests(InfrastructureFixture infrastructure)
+{
+    [Fact]
+    public async Task A_body_over_the_configured_limit_is_a_413_problem_from_kestrel()
+    {
+        var database = await infrastructure.CreateDatabaseAsync("requestlimits");
+        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: new()
+        {
+            ["Http:Limits:MaxRequestBodyBytes"] = "4096",
+        });
+        factory.UseKestrel(0);
+        factory.StartServer();
+        using var client = factory.CreateClient();
+
+        var oversized = "{\"type\": \"cache-warm\", \"payload\": {\"pad\": \"" + new string('x', 10_000) + "\"}}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs")
+        {
+            Content = new StringContent(oversized, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Api-Key", "dev-reader-key-not-for-production");
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True(response.StatusCode == HttpStatusCode.RequestEntityTooLarge, $"{(int)response.StatusCode} {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(text);
+        Assert.Equal(413, problem.RootElement.GetProperty("status").GetInt32());
+    }
+}
