@@ -23,10 +23,17 @@ public static class OperatorDashboardPage
             null,
             new PageWaitForFunctionOptions { Timeout = 60_000 });
 
-        // Live: the interactive page refreshes by itself (the check time moves without a reload).
+        // Live: the interactive page refreshes by itself (the check time moves without a reload), and the refreshed
+        // page shows every resource again (the interactive start re-renders the table before its first refresh).
         var firstCheck = await page.Locator("[data-testid=checked-at]").InnerTextAsync();
         await page.WaitForFunctionAsync(
-            "first => document.querySelector('[data-testid=checked-at]')?.textContent !== first",
+            """
+            first => {
+              const checkedAt = document.querySelector('[data-testid=checked-at]')?.textContent;
+              const rows = [...document.querySelectorAll('tr[data-resource]')];
+              return checkedAt && checkedAt !== first && rows.length === 5 && rows.every(r => r.dataset.status === 'Healthy');
+            }
+            """,
             firstCheck,
             new PageWaitForFunctionOptions { Timeout = 30_000 });
 
