@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.RateLimiting;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.ApiService.Http;
 using AspirePerf.Performance.Auditing;
@@ -10,7 +11,7 @@ public static class AuditApi
 {
     public static RouteGroupBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(ApiPolicies.Operator).WithNoStore().WithRateLimit(RateLimitOptions.Operator);
+        var api = app.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(ApiPolicies.Operator).WithNoStore().RequireRateLimiting(RateLimitOptions.Operator);
         api.MapGet("/", ListAsync)
             .WithName("ListAuditEntries")
             .WithSummary("Audit entries, newest first: who, from where, what, with which parameters, the status, when (Operator policy)")

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.RateLimiting;
 using AspirePerf.ApiService.Http;
 using System.Text.Json;
 using AspirePerf.ApiService.Authentication;
@@ -13,10 +14,10 @@ public static class JobsApi
 
     public static RouteGroupBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader).WithNoStore().WithRateLimit(RateLimitOptions.Reads);
+        var api = app.MapGroup("/api/v1/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader).WithNoStore().RequireRateLimiting(RateLimitOptions.Reads);
         api.MapPost("/", EnqueueAsync)
             .RequireAuthorization(ApiPolicies.Writer)
-            .WithRateLimit(RateLimitOptions.Writes)
+            .RequireRateLimiting(RateLimitOptions.Writes)
             .WithAudit()
             .WithName("EnqueueJob")
             .WithSummary("Enqueue a job: 202 with its Location; with a uniqueKey that a waiting or running job holds, 200 with that job")
@@ -39,13 +40,13 @@ public static class JobsApi
             .WithSummary("A completed job's file (an export), streamed; or its result JSON when it wrote no file");
         api.MapDelete("/{id:long}", CancelAsync)
             .RequireAuthorization(ApiPolicies.Writer)
-            .WithRateLimit(RateLimitOptions.Writes)
+            .RequireRateLimiting(RateLimitOptions.Writes)
             .WithAudit()
             .WithName("CancelJob")
             .WithSummary("Cancel: a waiting job at once (200), a running one through its cancellation token (202)");
         api.MapPost("/{id:long}/retry", RetryAsync)
             .RequireAuthorization(ApiPolicies.Operator)
-            .WithRateLimit(RateLimitOptions.Operator)
+            .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("RetryJob")
             .WithSummary("Re-queue a discarded or cancelled job now, with a fresh attempt count (Operator policy)");

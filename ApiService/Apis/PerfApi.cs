@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.RateLimiting;
 using AspirePerf.ApiService.Http;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Caching;
@@ -13,7 +14,7 @@ public static class PerfApi
     public static RouteGroupBuilder MapPerfApi(this IEndpointRouteBuilder app)
     {
         // Reads need the reader policy (anonymous unless configured otherwise); changes add the Operator policy.
-        var api = app.MapGroup("/api/v1/perf").WithTags("Performance").RequireAuthorization(ApiPolicies.Reader).WithNoStore().WithRateLimit(RateLimitOptions.Perf);
+        var api = app.MapGroup("/api/v1/perf").WithTags("Performance").RequireAuthorization(ApiPolicies.Reader).WithNoStore().RequireRateLimiting(RateLimitOptions.Perf);
         api.MapGet("/cache", GetCacheStatistics)
             .WithName("GetCacheStatistics")
             .WithSummary("Cache statistics: hit ratio overall and per profile, L1 entries and bytes, cost saved");
@@ -46,7 +47,7 @@ public static class PerfApi
                 return TypedResults.Ok(new ProfilingState(profiler.Enabled));
             })
             .RequireAuthorization(ApiPolicies.Operator)
-            .WithRateLimit(RateLimitOptions.Operator)
+            .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("SetProfilingState")
             .WithSummary("Switch request profiling on or off at run time (until restart)");
@@ -62,13 +63,13 @@ public static class PerfApi
             .WithDescription("Each advice has its CREATE INDEX CONCURRENTLY statement, estimated improvement and size; every statement considered has a verdict.");
         api.MapPost("/indexes/apply", ApplyIndexAsync)
             .RequireAuthorization(ApiPolicies.Operator)
-            .WithRateLimit(RateLimitOptions.Operator)
+            .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("ApplyIndex")
             .WithSummary("Build one advised index concurrently, then re-run the statements it serves and report their times before and after");
         api.MapPost("/cache/invalidate", InvalidateAsync)
             .RequireAuthorization(ApiPolicies.Operator)
-            .WithRateLimit(RateLimitOptions.Operator)
+            .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("InvalidateCache")
             .WithSummary("Invalidate one key, one tag (e.g. table:employment_spells) or everything, on every node");

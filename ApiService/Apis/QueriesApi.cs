@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.RateLimiting;
 using System.Globalization;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.ApiService.Http;
@@ -20,7 +21,7 @@ public static class QueriesApi
 
     public static RouteGroupBuilder MapQueriesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/queries").WithTags("Queries").RequireAuthorization(ApiPolicies.Reader).WithRateLimit(RateLimitOptions.Reads);
+        var api = app.MapGroup("/api/v1/queries").WithTags("Queries").RequireAuthorization(ApiPolicies.Reader).RequireRateLimiting(RateLimitOptions.Reads);
         api.MapGet("/", ListQueries)
             .WithName("ListQueries")
             .WithSummary("The registered queries, with each parameter's schema and the result columns");

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.RateLimiting;
 using AspirePerf.ApiService.Http;
 using AspirePerf.Workforce.Seeding;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,11 +14,11 @@ public static class SystemApi
     {
         var api = app.MapGroup("/api/v1/system").WithTags("System");
         // Live state: never stored. (The constant body stays filter-free: it is the benchmarks' ceiling.)
-        api.MapGet("/resources", GetResourcesAsync).WithNoStore().WithRateLimit(RateLimitOptions.Reads)
+        api.MapGet("/resources", GetResourcesAsync).WithNoStore().RequireRateLimiting(RateLimitOptions.Reads)
             .WithName("GetResourceHealth")
             .WithSummary("Live health of every resource")
             .WithDescription("Runs the API's own health checks (PostgreSQL, Redis) and asks the worker for its /health.");
-        api.MapGet("/workload", GetWorkloadAsync).WithNoStore().WithRateLimit(RateLimitOptions.Reads)
+        api.MapGet("/workload", GetWorkloadAsync).WithNoStore().RequireRateLimiting(RateLimitOptions.Reads)
             .WithName("GetWorkload")
             .WithSummary("What the workforce database was seeded with")
             .WithDescription("Seed, scale, rows and seeding time from the seed marker; 404 when the database was never seeded.");

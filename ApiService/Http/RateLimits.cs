@@ -70,9 +70,6 @@ internal static partial class RateLimits
         });
     }
 
-    public static TBuilder WithRateLimit<TBuilder>(this TBuilder builder, string policy) where TBuilder : IEndpointConventionBuilder =>
-        builder.RequireRateLimiting(policy);
-
     private static RateLimitPartition<string> Partition(HttpContext context, string policyName)
     {
         var options = context.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value;
@@ -85,11 +82,10 @@ internal static partial class RateLimits
             ? "key:" + context.User.Identity.Name
             : "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
         var key = $"{options.KeyPrefix}:{policyName}:{caller}";
-        var window = TimeSpan.FromSeconds(policy.WindowSeconds);
-        var local = new FixedWindowRateLimiterOptions { PermitLimit = policy.PermitLimit, Window = window, QueueLimit = 0 };
+        // Only the key is built per request; a partition's limiter (and its options) is made once, on first use.
         if (!policy.Distributed)
         {
-            return RateLimitPartition.GetFixedWindowLimiter(key, _ => local);
+            return RateLimitPartition.GetFixedWindowLimiter(key, _ => LocalOptions(policy));
         }
         var redis = context.RequestServices.GetRequiredService<IConnectionMultiplexer>();
         return RateLimitPartition.Get(key, k => new RedisWithLocalFallback(
@@ -97,11 +93,14 @@ internal static partial class RateLimits
             {
                 ConnectionMultiplexerFactory = () => redis,
                 PermitLimit = policy.PermitLimit,
-                Window = window,
+                Window = TimeSpan.FromSeconds(policy.WindowSeconds),
             }),
-            new FixedWindowRateLimiter(local),
-            window));
+            new FixedWindowRateLimiter(LocalOptions(policy)),
+            TimeSpan.FromSeconds(policy.WindowSeconds)));
     }
+
+    private static FixedWindowRateLimiterOptions LocalOptions(RateLimitPolicyOptions policy) =>
+        new() { PermitLimit = policy.PermitLimit, Window = TimeSpan.FromSeconds(policy.WindowSeconds), QueueLimit = 0 };
 
     private static async ValueTask WriteRejectionAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
