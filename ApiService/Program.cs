@@ -1,5 +1,6 @@
 using AspirePerf.ApiService.Apis;
 using AspirePerf.ApiService.Extensions;
+using AspirePerf.ApiService.Http;
 using AspirePerf.Performance.Profiling;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -11,6 +12,7 @@ var app = builder.Build();
 
 app.UseSecurityHeaders(ApiReference.ContentSecurityPolicy);
 app.UseMiddleware<RequestProfilingMiddleware>();
+app.UseApiCompression();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();

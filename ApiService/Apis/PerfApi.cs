@@ -18,6 +18,11 @@ public static class PerfApi
         api.MapGet("/cache", GetCacheStatistics)
             .WithName("GetCacheStatistics")
             .WithSummary("Cache statistics: hit ratio overall and per profile, L1 entries and bytes, cost saved");
+        api.MapGet("/compression", (CompressionStatistics statistics, Microsoft.Extensions.Options.IOptions<CompressionOptions> options) =>
+                TypedResults.Ok(new CompressionReport(options.Value.Enabled, options.Value.MinBytes, options.Value.MimeTypes, statistics.Snapshot())))
+            .WithName("GetCompressionStatistics")
+            .WithSummary("Response compression since start: responses and bytes before and after, by encoding (br, gzip) and source " +
+                "(dynamic: compressed for the response; cached: a cached answer's stored compressed form)");
         api.MapGet("/statements", GetServerStatementsAsync)
             .WithName("GetServerStatements")
             .WithSummary("Top statements of this database from pg_stat_statements, or why it is not enabled")
@@ -238,3 +243,5 @@ public sealed record Insight(string Kind, string Subject, string Detail);
 public sealed record ProfilingState(bool Enabled);
 
 public sealed record IndexApplyRequest(string? Index);
+
+public sealed record CompressionReport(bool Enabled, int MinBytes, IReadOnlyList<string> MimeTypes, IReadOnlyList<CompressionStatisticsRow> Encodings);

@@ -8,12 +8,14 @@ using AspirePerf.Workforce.Queries;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Http.Extensions;
+using Microsoft.Net.Http.Headers;
 using Npgsql;
 
 namespace AspirePerf.ApiService.Apis;
 
 /// <summary>The query registry over HTTP: list the registered queries, run one by id with validated parameters.</summary>
-public static class QueriesApi
+public static partial class QueriesApi
 {
     public const string ExecTimeHeader = "X-Exec-Time";
     public const string CacheHeader = "X-Cache";
@@ -30,8 +32,19 @@ public static class QueriesApi
             .WithSummary("Run a registered query")
             .WithDescription("Parameters come from the query string and are validated against the query's schema. " +
                 "Unknown id: 404. Invalid parameters: 400 naming each. Statement timeout: 504. Database down and nothing cached: 503. " +
-                "X-Cache tells HIT, MISS, STALE (recomputing failed; last good value) or BYPASS; X-Exec-Time the computation's cost in ms.")
+                "A listing answers one keyset page: limit (1 to Queries:MaxRows, default Queries:DefaultPageSize) and the opaque cursor " +
+                "from the previous page's nextCursor or Link rel=\"next\". An aggregate with more rows than Queries:MaxRows is a 422: stream it. " +
+                "X-Cache tells HIT, MISS, STALE (recomputing failed; last good value) or BYPASS; X-Exec-Time the computation's cost in ms. " +
+                "Cached answers carry a strong ETag (If-None-Match gives 304) and Cache-Control max-age from their remaining TTL.")
             .Produces<QueryResponse>(StatusCodes.Status200OK, "application/json");
+        api.MapGet("/{id}/rows", StreamRowsAsync)
+            .WithName("StreamQueryRows")
+            .WithSummary("Stream every row of a registered query from the database cursor")
+            .WithDescription("Accept: application/x-ndjson (one object per line), application/json (one array of objects, the default) " +
+                "or text/csv. Same parameters and problems as RunQuery; a listing's cursor continues after that page. Never cached; " +
+                "compressed when the client accepts it. A failure after the first row aborts the response, so it is never mistaken for a complete one.")
+            .WithNoStore()
+            .Produces(StatusCodes.Status200OK, typeof(void), "application/x-ndjson", "application/json", "text/csv");
         return api;
     }
 
@@ -43,29 +56,27 @@ public static class QueriesApi
         HttpContext context,
         QueryRegistry registry,
         QueryExecutor executor,
+        QueryCursors cursors,
         AdaptiveCache cache,
         IOptions<JsonOptions> json,
         IOptions<ApiKeyOptions> keys,
+        IOptions<QueryExecutionOptions> queryOptions,
+        IOptions<CompressionOptions> compression,
+        CompressionStatistics compressionStatistics,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
-        var readsNeedKey = keys.Value.RequireReaderForReads;
         if (registry.Find(id) is not { } query)
         {
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status404NotFound,
-                title: "Unknown query",
-                detail: $"No registered query has the id '{(id.Length > 80 ? id[..80] + "…" : id)}'. GET /api/v1/queries lists them.");
+            return UnknownQuery(id);
         }
-
-        var raw = context.Request.Query.Select(q => new KeyValuePair<string, IReadOnlyList<string?>>(q.Key, [.. q.Value]));
-        var (parameters, errors) = QueryParameterBinder.Bind(query, raw);
+        var (parameters, page, errors) = Bind(query, context.Request.Query, cursors, queryOptions.Value, paged: true);
         if (parameters is null)
         {
             return TypedResults.ValidationProblem(errors, title: $"Invalid parameters for query '{query.Id}'");
         }
 
-        var request = QueryResponseCache.Request(cache, query, parameters);
+        var request = QueryResponseCache.Request(cache, query, parameters, page);
         try
         {
             // Operators may force a recompute (benchmarks, checking a fix); anyone else asking would be a free DoS lever.
@@ -74,44 +85,221 @@ public static class QueriesApi
             // An L1 hit is answered without awaiting anything; everything else goes through L2 and the source.
             var lookup = !recompute && cache.TryGetLocal(request, out var local) ? local
                 : await cache.GetOrCreateAsync(request,
-                    ct => QueryResponseCache.ComputeAsync(executor, query, parameters, json.Value.SerializerOptions, time, ct),
+                    ct => QueryResponseCache.ComputeAsync(executor, cursors, query, parameters, page, json.Value.SerializerOptions, time, ct),
                     recompute, cancellationToken);
+            var payload = lookup.Payload;
 
             var headers = context.Response.Headers;
             headers[CacheHeader] = lookup.Outcome.ToString().ToUpperInvariant();
             headers[CacheKeyHeader] = request.Key;
-            headers[ExecTimeHeader] = lookup.Payload.CostMs.ToString("0.00", CultureInfo.InvariantCulture);
+            headers[ExecTimeHeader] = payload.CostMs.ToString("0.00", CultureInfo.InvariantCulture);
             if (lookup.Outcome is CacheOutcome.Hit or CacheOutcome.Stale)
             {
-                headers.Age = Math.Max(0, (long)(time.GetUtcNow() - lookup.Payload.CreatedAt).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                headers.Age = Math.Max(0, (long)(time.GetUtcNow() - payload.CreatedAt).TotalSeconds).ToString(CultureInfo.InvariantCulture);
             }
-            // Clients and shared caches may keep the answer but revalidate it each time: the entity tag turns that into a
-            // bodiless 304 while the answer is unchanged. (A max-age from the entry's remaining TTL needs the expiry in
-            // the cached payload; it comes with the payload format change for precompressed entries.)
-            headers.ETag = lookup.Payload.ETag;
-            headers.CacheControl = readsNeedKey ? "private, no-cache" : "public, no-cache";
-            if (CacheHeaders.ClientHasCurrent(context.Request, lookup.Payload.ETag))
+            if (payload.Continuation is { } next)
+            {
+                headers.Link = $"<{NextPageUrl(context.Request, next)}>; rel=\"next\"";
+            }
+            // Shared caches and clients may keep the answer for what is left of its TTL, then revalidate: the entity tag
+            // (one per encoding: each names exact bytes) turns that into a bodiless 304 while the answer is unchanged.
+            var encoding = ResponseCompressionSetup.ChooseEncoding(context.Request, payload.Body.Length, compression.Value);
+            var body = encoding is null ? payload.Body : payload.Compressed(encoding);
+            if (body.IsEmpty && !payload.Body.IsEmpty)
+            {
+                (encoding, body) = (null, payload.Body); // compressing would not have made it smaller
+            }
+            headers.Vary = "Accept-Encoding";
+            headers.ETag = payload.ETagFor(encoding);
+            var scope = keys.Value.RequireReaderForReads ? "private" : "public";
+            headers.CacheControl = cache.FreshFor(request, lookup) is { } fresh
+                ? $"{scope}, max-age={(long)fresh.TotalSeconds}"
+                : $"{scope}, no-cache";
+            if (CacheHeaders.ClientHasCurrent(context.Request, payload.ETagFor(encoding)))
             {
                 return TypedResults.StatusCode(StatusCodes.Status304NotModified);
             }
-            return TypedResults.Bytes(lookup.Payload.Body, lookup.Payload.ContentType);
+            if (encoding is not null)
+            {
+                headers.ContentEncoding = encoding;
+                compressionStatistics.Record(encoding, "cached", payload.Body.Length, body.Length);
+            }
+            return TypedResults.Bytes(body, payload.ContentType);
+        }
+        catch (QueryResultTooLargeException ex)
+        {
+            context.Response.Headers.Link = $"<{context.Request.Path}/rows{context.Request.QueryString}>; rel=\"alternate\"";
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status422UnprocessableEntity,
+                title: "Too many rows for a buffered answer",
+                detail: $"{ex.Message} GET {context.Request.Path}/rows streams every row.");
         }
         catch (QueryTimeoutException ex)
         {
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status504GatewayTimeout,
-                title: "Query timed out",
-                detail: $"{ex.Message} Narrow the parameters, or raise Queries:StatementTimeoutMsByQuery:{query.Id}.");
+            return Timeout(query, ex);
         }
         catch (NpgsqlException ex) when (ex is not PostgresException && !cancellationToken.IsCancellationRequested)
         {
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status503ServiceUnavailable,
-                title: "Database unavailable",
-                detail: $"The query could not reach PostgreSQL and no cached answer was available: {ex.Message}");
+            return DatabaseUnavailable(ex);
         }
     }
 
+    /// <summary>
+    /// Every row, from the database cursor to the socket: validated like <see cref="RunQueryAsync"/> (problems before the
+    /// first byte), then written as rows arrive, flushed every 32 KB, with the client's pace holding the cursor back.
+    /// </summary>
+    public static async Task<IResult> StreamRowsAsync(
+        string id,
+        HttpContext context,
+        QueryRegistry registry,
+        QueryExecutor executor,
+        QueryCursors cursors,
+        IOptions<JsonOptions> json,
+        IOptions<QueryExecutionOptions> queryOptions,
+        ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        if (registry.Find(id) is not { } query)
+        {
+            return UnknownQuery(id);
+        }
+        if (NegotiateRowFormat(context.Request) is not { } format)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable",
+                detail: "Rows stream as application/x-ndjson, application/json or text/csv; the Accept header allows none of them.");
+        }
+        var (parameters, page, errors) = Bind(query, context.Request.Query, cursors, queryOptions.Value, paged: false);
+        if (parameters is null)
+        {
+            return TypedResults.ValidationProblem(errors, title: $"Invalid parameters for query '{query.Id}'");
+        }
+
+        QueryRows rows;
+        try
+        {
+            rows = await executor.StreamAsync(query, parameters, page?.After, cancellationToken);
+        }
+        catch (QueryTimeoutException ex)
+        {
+            return Timeout(query, ex);
+        }
+        catch (NpgsqlException ex) when (ex is not PostgresException && !cancellationToken.IsCancellationRequested)
+        {
+            return DatabaseUnavailable(ex);
+        }
+
+        await using (rows)
+        {
+            var response = context.Response;
+            response.ContentType = QueryRowWriter.ContentType(format);
+            response.Headers["X-Accel-Buffering"] = "no";
+            try
+            {
+                var count = await QueryRowWriter.WriteAsync(rows, response.BodyWriter, format, json.Value.SerializerOptions.Encoder, progress: null, cancellationToken);
+                await rows.CompleteAsync(cancellationToken);
+                context.Items[StreamedRowsItem] = count;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The client went away: the cursor is cancelled on the server when the rows are disposed.
+            }
+            catch (Exception ex) when (ex is QueryTimeoutException or NpgsqlException or IOException)
+            {
+                // The status line is gone: abort the connection, so the client sees a broken response, never a short one.
+                LogStreamFailed(loggers.CreateLogger(typeof(QueriesApi)), ex, query.Id);
+                context.Abort();
+            }
+        }
+        return TypedResults.Empty;
+    }
+
+    public const string StreamedRowsItem = "aspireperf.streamed_rows";
+
+    /// <summary>
+    /// Binds the query string: the query's own parameters, and for a listing its paging (<c>cursor</c>, and
+    /// <c>limit</c> when <paramref name="paged"/>). A cursor must be one this service issued for this query with these
+    /// parameters.
+    /// </summary>
+    private static (BoundParameters? Parameters, QueryPage? Page, Dictionary<string, string[]> Errors) Bind(
+        QueryDefinition query, IQueryCollection queryString, QueryCursors cursors, QueryExecutionOptions options, bool paged)
+    {
+        var listing = query.Keyset is not null;
+        var raw = queryString
+            .Where(q => !listing || !(q.Key.Equals("cursor", StringComparison.OrdinalIgnoreCase) || (paged && q.Key.Equals("limit", StringComparison.OrdinalIgnoreCase))))
+            .Select(q => new KeyValuePair<string, IReadOnlyList<string?>>(q.Key, [.. q.Value]));
+        var (parameters, errors) = QueryParameterBinder.Bind(query, raw);
+        if (!listing)
+        {
+            return (parameters, null, errors);
+        }
+
+        var limit = options.DefaultPageSize;
+        if (paged && queryString.TryGetValue("limit", out var limitText))
+        {
+            if (limitText.Count != 1 || !int.TryParse(limitText[0], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > options.MaxRows)
+            {
+                errors["limit"] = [$"Must be one whole number from 1 to {options.MaxRows} (rows per page)."];
+            }
+        }
+        long? after = null;
+        if (queryString.TryGetValue("cursor", out var cursorText) && parameters is not null)
+        {
+            if (cursorText.Count == 1 && cursors.TryRead(query, parameters, cursorText[0], out var key))
+            {
+                after = key;
+            }
+            else
+            {
+                errors["cursor"] = ["Not a cursor of this query with these parameters: pass the previous page's nextCursor (or follow its Link) unchanged, with the same parameters."];
+            }
+        }
+        return errors.Count > 0 ? (null, null, errors) : (parameters, new QueryPage(after, limit), errors);
+    }
+
+    /// <summary>The request's own URL with the cursor replaced: every other parameter stays as the client wrote it.</summary>
+    private static string NextPageUrl(HttpRequest request, string cursor)
+    {
+        var query = new QueryBuilder(request.Query.Where(q => !q.Key.Equals("cursor", StringComparison.OrdinalIgnoreCase))
+            .SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? ""))))
+        {
+            { "cursor", cursor },
+        };
+        return request.PathBase + request.Path + query.ToQueryString();
+    }
+
+    /// <summary>The client's preferred streamed form by Accept (q-values honoured); JSON when it states none; null when it accepts none.</summary>
+    private static RowFormat? NegotiateRowFormat(HttpRequest request)
+    {
+        if (request.Headers.Accept.Count == 0 || !MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accepted))
+        {
+            return RowFormat.JsonArray;
+        }
+        (string Type, RowFormat Format)[] offered = [("application/x-ndjson", RowFormat.Ndjson), ("application/json", RowFormat.JsonArray), ("text/csv", RowFormat.Csv)];
+        var best = offered
+            .Select(o => (o.Format, Quality: accepted.Where(a => new MediaTypeHeaderValue(o.Type).IsSubsetOf(a)).Select(a => a.Quality ?? 1).DefaultIfEmpty(0).Max()))
+            .Where(o => o.Quality > 0)
+            .OrderByDescending(o => o.Quality)
+            .ToList();
+        return best.Count == 0 ? null : best[0].Format;
+    }
+
+    private static ProblemHttpResult UnknownQuery(string id) => TypedResults.Problem(
+        statusCode: StatusCodes.Status404NotFound,
+        title: "Unknown query",
+        detail: $"No registered query has the id '{(id.Length > 80 ? id[..80] + "…" : id)}'. GET /api/v1/queries lists them.");
+
+    private static ProblemHttpResult Timeout(QueryDefinition query, QueryTimeoutException ex) => TypedResults.Problem(
+        statusCode: StatusCodes.Status504GatewayTimeout,
+        title: "Query timed out",
+        detail: $"{ex.Message} Narrow the parameters, or raise Queries:StatementTimeoutMsByQuery:{query.Id}.");
+
+    private static ProblemHttpResult DatabaseUnavailable(NpgsqlException ex) => TypedResults.Problem(
+        statusCode: StatusCodes.Status503ServiceUnavailable,
+        title: "Database unavailable",
+        detail: $"The query could not reach PostgreSQL and no cached answer was available: {ex.Message}");
+
+    [LoggerMessage(LogLevel.Warning, "Streaming the rows of {QueryId} failed after the response started; the connection was aborted")]
+    private static partial void LogStreamFailed(ILogger logger, Exception ex, string queryId);
 }
 
 public sealed record QueryDescriptor(

@@ -57,6 +57,7 @@ internal static class Extensions
         builder.Services.AddExceptionHandler<BadRequestProblemHandler>();
         builder.AddRequestLimits();
         builder.AddApiRateLimits();
+        builder.AddApiCompression();
         builder.Services.AddOpenApi();
 
         // The worker's own /health, resolved through service discovery (services__worker__http__0).

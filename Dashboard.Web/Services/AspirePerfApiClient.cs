@@ -128,7 +128,7 @@ public sealed record QueryResult(
     IReadOnlyList<QueryColumn> Columns,
     IReadOnlyList<JsonElement[]> Rows,
     int RowCount,
-    bool Truncated,
+    string? NextCursor,
     double ExecutionMs);
 
 /// <summary>What running a query came to: <see cref="QuerySucceeded"/>, <see cref="QueryRejected"/> or <see cref="QueryFailed"/>.</summary>

@@ -149,6 +149,31 @@ public sealed partial class AdaptiveCache : IDisposable
         return new ValueTask<CacheLookup>(new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null));
     }
 
+    /// <summary>
+    /// How much longer the answer stays fresh in the cache: its TTL (the same pure decision that stored it) less its
+    /// age. Null when it is not cached (bypass, not admitted) or served stale: such an answer must be revalidated.
+    /// </summary>
+    public TimeSpan? FreshFor(CacheRequest request, CacheLookup lookup)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (lookup.Outcome is CacheOutcome.Stale or CacheOutcome.Bypass || lookup.Payload is null
+            || !_profiles.TryGetValue(request.Profile, out var state))
+        {
+            return null;
+        }
+        var ttl = lookup.Ttl ?? CachePolicy.Decide(state.Profile, _settings.Admission, request.Operation, lookup.Payload.CostMs, lookup.Payload.Body.Length) switch
+        {
+            { Store: true } decision => decision.Ttl,
+            _ => (TimeSpan?)null,
+        };
+        if (ttl is null)
+        {
+            return null;
+        }
+        var remaining = lookup.Payload.CreatedAt + ttl.Value - _time.GetUtcNow();
+        return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
+    }
+
     private string? BypassReason(CachingOptions settings, CacheProfile profile, string operation, bool forceRecompute) =>
         !settings.Enabled ? "caching disabled"
         : forceRecompute ? "recompute requested"

@@ -18,16 +18,23 @@ public static class CacheKeys
     public static string For(string @namespace, int schemaVersion, string operation, IEnumerable<KeyValuePair<string, object?>> parameters)
     {
         ArgumentException.ThrowIfNullOrEmpty(operation);
+        var canonical = CanonicalForm(parameters);
+        var op = operation.Length <= MaxOperationLength && operation.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+            ? operation
+            : "h" + Hash(operation)[..16];
+        return $"{@namespace}:v{schemaVersion}:{op}:{Hash(canonical)}";
+    }
+
+    /// <summary>The parameters as one string: names lower-cased and sorted, values typed and invariant.</summary>
+    public static string CanonicalForm(IEnumerable<KeyValuePair<string, object?>> parameters)
+    {
         ArgumentNullException.ThrowIfNull(parameters);
         var canonical = new StringBuilder();
         foreach (var (name, value) in parameters.OrderBy(p => p.Key.ToLowerInvariant(), StringComparer.Ordinal))
         {
             canonical.Append(name.ToLowerInvariant()).Append('=').Append(Canonical(value)).Append('\n');
         }
-        var op = operation.Length <= MaxOperationLength && operation.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
-            ? operation
-            : "h" + Hash(operation)[..16];
-        return $"{@namespace}:v{schemaVersion}:{op}:{Hash(canonical.ToString())}";
+        return canonical.ToString();
     }
 
     private static string Canonical(object? value) => value switch

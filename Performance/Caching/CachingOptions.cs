@@ -16,7 +16,7 @@ public sealed class CachingOptions : IValidatableObject
 
     /// <summary>Bump when cached shapes change: old entries stop matching instead of being misread.</summary>
     [Range(1, 9999)]
-    public int SchemaVersion { get; set; } = 1;
+    public int SchemaVersion { get; set; } = 2;
 
     /// <summary>Profiles by name (content types). Every cached operation names one.</summary>
     public Dictionary<string, CacheProfile> Profiles { get; set; } = new(StringComparer.Ordinal)

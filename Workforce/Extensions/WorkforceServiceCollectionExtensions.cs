@@ -20,6 +20,7 @@ public static class WorkforceServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton(new QueryRegistry(WorkforceQueries.All));
         services.TryAddSingleton<QueryExecutor>();
+        services.TryAddSingleton<QueryCursors>();
         services.TryAddSingleton<IStatementSamples, RegistryStatementSamples>();
         return services;
     }

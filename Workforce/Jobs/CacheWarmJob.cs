@@ -38,7 +38,7 @@ public sealed record CacheWarmResult(IReadOnlyList<string> Cached, IReadOnlyList
 /// uses, so the API's next request is an L2 hit at worst. An entry already cached is left to its TTL (the cache's
 /// forced recompute bypasses the cache rather than refreshing it).
 /// </summary>
-public sealed class CacheWarmJobHandler(QueryRegistry registry, QueryExecutor executor, AdaptiveCache cache, TimeProvider time) : IJobHandler<CacheWarmJob>
+public sealed class CacheWarmJobHandler(QueryRegistry registry, QueryExecutor executor, QueryCursors cursors, AdaptiveCache cache, TimeProvider time) : IJobHandler<CacheWarmJob>
 {
     public async Task HandleAsync(JobContext<CacheWarmJob> job, CancellationToken cancellationToken)
     {
@@ -59,8 +59,9 @@ public sealed class CacheWarmJobHandler(QueryRegistry registry, QueryExecutor ex
                 skipped.Add(query.Id); // needs a parameter that has no default
                 continue;
             }
-            var lookup = await cache.GetOrCreateAsync(QueryResponseCache.Request(cache, query, parameters),
-                ct => QueryResponseCache.ComputeAsync(executor, query, parameters, JsonSerializerOptions.Web, time, ct), cancellationToken);
+            var page = executor.FirstPage(query);
+            var lookup = await cache.GetOrCreateAsync(QueryResponseCache.Request(cache, query, parameters, page),
+                ct => QueryResponseCache.ComputeAsync(executor, cursors, query, parameters, page, JsonSerializerOptions.Web, time, ct), cancellationToken);
             (lookup.Outcome == CacheOutcome.Hit || lookup.Ttl is not null ? cached : notAdmitted).Add(query.Id);
             await job.ReportProgressAsync((i + 1) * 100 / queries.Count, $"{query.Id} ({i + 1} of {queries.Count})", cancellationToken);
         }

@@ -1,7 +1,6 @@
 using System.Globalization;
+using System.IO.Pipelines;
 using System.IO.Compression;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Performance.Jobs;
@@ -43,16 +42,14 @@ public sealed record ExportJob(string QueryId)
     }
 }
 
-public sealed record ExportResult(string QueryId, ExportFormat Format, string ContentType, string FileName, int Rows, bool Truncated);
+public sealed record ExportResult(string QueryId, ExportFormat Format, string ContentType, string FileName, long Rows);
 
 /// <summary>
-/// Runs a registered query through the query executor (read-only transaction, statement timeout, row cap) and writes
-/// the rows to the job's file in the queue's file store, reporting progress by rows written.
+/// Streams a registered query's rows (read-only transaction, the streaming statement timeout, no row cap) from the
+/// database cursor into the job's file in the queue's file store, chunk by chunk, reporting the rows written so far.
 /// </summary>
 public sealed class ExportJobHandler(QueryRegistry registry, QueryExecutor executor, PostgresJobFileStore files) : IJobHandler<ExportJob>
 {
-    private const int ProgressEveryRows = 500;
-
     public async Task HandleAsync(JobContext<ExportJob> job, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
@@ -62,35 +59,30 @@ public sealed class ExportJobHandler(QueryRegistry registry, QueryExecutor execu
             throw new JobDiscardException("Invalid export: " + string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")));
         }
         await job.ReportProgressAsync(0, "running the query", cancellationToken);
-        var result = await executor.ExecuteAsync(query, parameters, cancellationToken);
-
         var format = job.Payload.Format;
-        await using (var file = await files.OpenWriteAsync(job.Id, cancellationToken))
+        var estimate = await executor.EstimateRowsAsync(query, parameters, cancellationToken) ?? 0;
+        long count;
+        await using (var rows = await executor.StreamAsync(query, parameters, after: null, cancellationToken))
         {
-            Stream target = format == ExportFormat.NdjsonGzip ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : file;
-            await using (var writer = new StreamWriter(target, new UTF8Encoding(false), 64 * 1024, leaveOpen: true))
+            await using (var file = await files.OpenWriteAsync(job.Id, cancellationToken))
             {
-                if (format == ExportFormat.Csv)
+                Stream target = format == ExportFormat.NdjsonGzip ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : file;
+                var pipe = PipeWriter.Create(target, new StreamPipeWriterOptions(leaveOpen: true));
+                // The total is known only when the cursor ends (counting first would run the query twice): progress is
+                // measured against the planner's estimate, kept below 100 until the last row, and the message says so.
+                count = await QueryRowWriter.WriteAsync(rows, pipe, format == ExportFormat.Csv ? RowFormat.Csv : RowFormat.Ndjson, encoder: null,
+                    (written, ct) => job.ReportProgressAsync(estimate > 0 ? (int)Math.Min(99, written * 100 / estimate) : 0,
+                        $"{written:N0} rows written (planner's estimate: {estimate:N0})", ct), cancellationToken);
+                await pipe.CompleteAsync();
+                if (target != file)
                 {
-                    await writer.WriteLineAsync(string.Join(',', result.Columns.Select(c => Csv(c.Name))));
-                }
-                for (var i = 0; i < result.Rows.Count; i++)
-                {
-                    var row = result.Rows[i];
-                    await writer.WriteLineAsync(format == ExportFormat.Csv ? CsvRow(row) : JsonRow(result.Columns, row));
-                    if ((i + 1) % ProgressEveryRows == 0)
-                    {
-                        await job.ReportProgressAsync((int)((i + 1) * 100L / result.Rows.Count), $"{i + 1:N0} of {result.Rows.Count:N0} rows", cancellationToken);
-                    }
+                    await target.DisposeAsync();
                 }
             }
-            if (target != file)
-            {
-                await target.DisposeAsync();
-            }
+            await rows.CompleteAsync(cancellationToken);
         }
-        await job.ReportProgressAsync(100, $"{result.Rows.Count:N0} rows", cancellationToken);
-        job.Result = new ExportResult(query.Id, format, ContentType(format), FileName(query.Id, job.Id, format), result.RowCount, result.Truncated);
+        await job.ReportProgressAsync(100, $"{count:N0} rows", cancellationToken);
+        job.Result = new ExportResult(query.Id, format, ContentType(format), FileName(query.Id, job.Id, format), count);
     }
 
     public static string ContentType(ExportFormat format) => format == ExportFormat.Csv ? "text/csv; charset=utf-8" : "application/gzip";
@@ -108,32 +100,6 @@ public sealed class ExportJobHandler(QueryRegistry registry, QueryExecutor execu
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };
-
-    private static string CsvRow(object?[] row) => string.Join(',', row.Select(v => Csv(Format(v))));
-
-    private static string Csv(string text) =>
-        text.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
-
-    private static string JsonRow(IReadOnlyList<QueryColumn> columns, object?[] row)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            for (var i = 0; i < columns.Count; i++)
-            {
-                json.WritePropertyName(columns[i].Name);
-                switch (row[i])
-                {
-                    case null: json.WriteNullValue(); break;
-                    case DateOnly d: json.WriteStringValue(d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)); break;
-                    case var v: JsonSerializer.Serialize(json, v, v.GetType()); break;
-                }
-            }
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
 }
 
 public static class WorkforceJobTypes

@@ -6,6 +6,7 @@ using AspirePerf.Performance.Database.Queries;
 namespace AspirePerf.Workforce.Queries;
 
 /// <summary>The body of <c>GET /api/v1/queries/{id}</c>, as the API serves it and as the cache holds it.</summary>
+/// <param name="NextCursor">For a listing: the cursor of the page after this one; null on the last page and for aggregates.</param>
 public sealed record QueryResponse(
     string QueryId,
     string Title,
@@ -13,7 +14,7 @@ public sealed record QueryResponse(
     IReadOnlyList<QueryColumn> Columns,
     IReadOnlyList<object?[]> Rows,
     int RowCount,
-    bool Truncated,
+    string? NextCursor,
     double ExecutionMs);
 
 /// <summary>
@@ -27,27 +28,32 @@ public static class QueryResponseCache
     // A query's tags never change: built once per query, not on every request.
     private static readonly ConcurrentDictionary<string, string[]> Tags = new(StringComparer.Ordinal);
 
-    public static CacheRequest Request(AdaptiveCache cache, QueryDefinition query, BoundParameters parameters)
+    /// <param name="page">A listing's page (its position and size are part of the key); null for an aggregate.</param>
+    public static CacheRequest Request(AdaptiveCache cache, QueryDefinition query, BoundParameters parameters, QueryPage? page = null)
     {
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(parameters);
-        return new CacheRequest(cache.KeyFor(query.Id, parameters.Values), query.CacheProfile, query.Id,
+        var key = page is null ? cache.KeyFor(query.Id, parameters.Values)
+            : cache.KeyFor(query.Id, [.. parameters.Values, new("page.after", page.After), new("page.limit", (long)page.Limit)]);
+        return new CacheRequest(key, query.CacheProfile, query.Id,
             Tags.GetOrAdd(query.Id, static (_, q) => [.. q.Tables.Select(t => "table:" + t), "query:" + q.Id], query));
     }
 
     /// <summary>Runs the query and serializes its response (the API's JSON options: web defaults unless configured).</summary>
-    public static async Task<CachedPayload> ComputeAsync(QueryExecutor executor, QueryDefinition query, BoundParameters parameters,
-        JsonSerializerOptions json, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<CachedPayload> ComputeAsync(QueryExecutor executor, QueryCursors cursors, QueryDefinition query,
+        BoundParameters parameters, QueryPage? page, JsonSerializerOptions json, TimeProvider time, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(executor);
+        ArgumentNullException.ThrowIfNull(cursors);
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(time);
-        var result = await executor.ExecuteAsync(query, parameters, cancellationToken);
+        var result = await executor.ExecuteAsync(query, parameters, page, cancellationToken);
+        var next = result.NextAfter is { } after ? cursors.Create(query, parameters, after) : null;
         var response = new QueryResponse(query.Id, query.Title, parameters.Values, result.Columns, result.Rows,
-            result.RowCount, result.Truncated, Math.Round(result.ExecutionMs, 2));
+            result.RowCount, next, Math.Round(result.ExecutionMs, 2));
         var body = JsonSerializer.SerializeToUtf8Bytes(response, json);
-        return new CachedPayload(body, JsonContentType, result.ExecutionMs, time.GetUtcNow());
+        return new CachedPayload(body, JsonContentType, result.ExecutionMs, time.GetUtcNow(), next);
     }
 }

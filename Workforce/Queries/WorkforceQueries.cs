@@ -335,6 +335,31 @@ public static class WorkforceQueries
             Columns = [Day("month"), Integer("hires")],
             Tables = ["employment_spells", "employers", "sectors"],
         },
+        // The row-heavy one: every spell at the default scale (1,000,000 rows). Its buffered answer comes in keyset pages
+        // by spell id; GET /api/v1/queries/employment-spells/rows streams all of it.
+        new("employment-spells", "Employment spells",
+            "Spells that started between two dates, optionally in one sector, in spell id order: the rows behind every aggregate.",
+            QueryKind.Listing,
+            """
+            SELECT es.id AS spell_id, es.person_id, es.employer_id, s.code AS sector, o.code AS occupation_code,
+              es.contract_type, es.start_date, es.end_date, es.monthly_wage
+            FROM employment_spells es
+            JOIN employers e ON e.id = es.employer_id
+            JOIN sectors s ON s.id = e.sector_id
+            JOIN occupations o ON o.id = es.occupation_id
+            WHERE es.start_date BETWEEN @from AND @to AND (@sector IS NULL OR s.code = @sector)
+              AND (@after IS NULL OR es.id > @after)
+            ORDER BY es.id
+            """)
+        {
+            Parameters = [Date("from", ReferenceData.FirstDay, "First start day."), Date("to", ReferenceData.LastDay, "Last start day."), Sector],
+            Rules = [DateOrder("from", "to")],
+            Columns = [Integer("spell_id"), Integer("person_id"), Integer("employer_id"), Text("sector"), Text("occupation_code"),
+                Text("contract_type"), Day("start_date"), Day("end_date"), Number("monthly_wage")],
+            Tables = ["employment_spells", "employers", "sectors", "occupations"],
+            Keyset = new("spell_id", "after"),
+            CacheProfile = "point-lookup",
+        },
         new("wage-histogram", "Wage histogram",
             "Workers active at a date by monthly-wage bucket; wages at or above the cap fall in the last bucket.",
             QueryKind.Aggregate,

@@ -15,12 +15,13 @@ public enum QueryParameterType
     Boolean,
 }
 
-/// <summary>Point lookups read a handful of rows by key; aggregates scan and group whole tables.</summary>
+/// <summary>Point lookups read a handful of rows by key; aggregates scan and group whole tables; listings return rows in keyset pages.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<QueryKind>))]
 public enum QueryKind
 {
     PointLookup,
     Aggregate,
+    Listing,
 }
 
 /// <summary>A typed, validated parameter of a registered query; referenced in its SQL as <c>@Name</c>.</summary>
@@ -76,6 +77,27 @@ public sealed record QueryDefinition(string Id, string Title, string Description
     public IReadOnlyList<string> Tables { get; init; } = [];
 
     public IReadOnlyList<QueryRule> Rules { get; init; } = [];
+
+    /// <summary>
+    /// Set for queries that list rows (not aggregates): their buffered answers come in keyset pages and their SQL orders
+    /// by this key and filters on its parameter (<c>@after IS NULL OR key &gt; @after</c>).
+    /// </summary>
+    public QueryKeyset? Keyset { get; init; }
+
+    /// <summary>The SQL of one keyset page: the query's own SQL, which ends with its ORDER BY, limited.</summary>
+    public string PagedSql => _pagedSql ??= Keyset is null ? Sql : Sql + "\nLIMIT @" + QueryKeyset.LimitParameter;
+
+    private string? _pagedSql;
+}
+
+/// <summary>
+/// A unique, non-null integer column the query orders by, and the parameter the SQL compares it with. The parameter is
+/// not a caller's: its value comes from a verified page cursor (null for the first page).
+/// </summary>
+public sealed record QueryKeyset(string Column, string Parameter)
+{
+    /// <summary>The page size parameter (one more than the page, to tell whether another page follows).</summary>
+    public const string LimitParameter = "page_limit";
 }
 
 /// <summary>Parameter values after validation, by parameter name (case-insensitive).</summary>

@@ -17,20 +17,53 @@ public sealed class QueryExecutionOptions
     /// <summary>Per-query overrides by query id.</summary>
     public Dictionary<string, int> StatementTimeoutMsByQuery { get; set; } = [];
 
-    /// <summary>Rows returned at most; a result cut there says so (<see cref="QueryResult.Truncated"/>).</summary>
+    /// <summary>
+    /// Rows a buffered answer may hold: a keyset page's largest <c>limit</c>, and the most an aggregate may return before
+    /// its buffered answer is refused (<see cref="QueryResultTooLargeException"/>) in favour of the streamed form.
+    /// </summary>
     [System.ComponentModel.DataAnnotations.Range(1, 1_000_000)]
     public int MaxRows { get; set; } = 10_000;
+
+    /// <summary>A keyset page's size when the caller gives no <c>limit</c>.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 1_000_000)]
+    public int DefaultPageSize { get; set; } = 1_000;
+
+    /// <summary>
+    /// The statement timeout of a streamed answer or export: its statement lasts as long as the client takes to read
+    /// every row, so it gets far longer than a buffered one.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 86_400_000)]
+    public int StreamStatementTimeoutMs { get; set; } = 600_000;
+
+    /// <summary>
+    /// The key page cursors are signed with (base64, at least 32 bytes). Every API node and the worker need the same
+    /// one; when unset each process makes its own, and cursors then only work on the node that issued them.
+    /// </summary>
+    public string? CursorSigningKey { get; set; }
 
     public int TimeoutFor(string queryId) => StatementTimeoutMsByQuery.GetValueOrDefault(queryId, StatementTimeoutMs);
 }
 
+/// <param name="NextAfter">For a keyset page with more rows after it: the last row's key, where the next page starts.</param>
 public sealed record QueryResult(
     string QueryId,
     IReadOnlyList<QueryColumn> Columns,
     IReadOnlyList<object?[]> Rows,
     int RowCount,
-    bool Truncated,
+    long? NextAfter,
     double ExecutionMs);
+
+/// <summary>One keyset page: rows after <paramref name="After"/> (from the start when null), at most <paramref name="Limit"/>.</summary>
+public sealed record QueryPage(long? After, int Limit);
+
+/// <summary>An aggregate returned more rows than a buffered answer may hold; its rows can still be streamed.</summary>
+public sealed class QueryResultTooLargeException(string queryId, int maxRows)
+    : Exception($"Query '{queryId}' returned more than {maxRows:N0} rows, the most a buffered answer holds (Queries:MaxRows).")
+{
+    public string QueryId { get; } = queryId;
+
+    public int MaxRows { get; } = maxRows;
+}
 
 /// <summary>The query ran past its statement timeout and PostgreSQL cancelled it.</summary>
 public sealed class QueryTimeoutException(string queryId, int timeoutMs, Exception inner)
@@ -50,63 +83,128 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
 {
     private const string QueryCanceled = "57014";
 
-    public async Task<QueryResult> ExecuteAsync(QueryDefinition query, BoundParameters parameters, CancellationToken cancellationToken)
+    /// <summary>A listing's first page of the default size; null for any other query (it has no pages).</summary>
+    public QueryPage? FirstPage(QueryDefinition query) =>
+        query?.Keyset is null ? null : new QueryPage(null, options.Value.DefaultPageSize);
+
+    public Task<QueryResult> ExecuteAsync(QueryDefinition query, BoundParameters parameters, CancellationToken cancellationToken) =>
+        ExecuteAsync(query, parameters, page: null, cancellationToken);
+
+    /// <summary>
+    /// The buffered answer. A keyset query answers one page (<paramref name="page"/>, or the first of the default size);
+    /// any other query answers all its rows, or throws <see cref="QueryResultTooLargeException"/> past
+    /// <see cref="QueryExecutionOptions.MaxRows"/>: nothing is cut off silently.
+    /// </summary>
+    public async Task<QueryResult> ExecuteAsync(QueryDefinition query, BoundParameters parameters, QueryPage? page, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(parameters);
         var settings = options.Value;
-        var timeoutMs = settings.TimeoutFor(query.Id);
         var started = Stopwatch.GetTimestamp();
+        page ??= FirstPage(query);
+        var limit = page?.Limit ?? settings.MaxRows;
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, cancellationToken);
+        await using var rows = await OpenAsync(query, parameters, page, settings.TimeoutFor(query.Id), cancellationToken);
+        var buffered = new List<object?[]>();
+        var more = false;
+        while (await rows.ReadAsync(cancellationToken))
+        {
+            if (buffered.Count == limit)
+            {
+                more = true;
+                break;
+            }
+            buffered.Add(rows.CurrentValues());
+        }
+        await rows.CompleteAsync(cancellationToken);
+        if (more && page is null)
+        {
+            throw new QueryResultTooLargeException(query.Id, settings.MaxRows);
+        }
+        long? nextAfter = more ? Convert.ToInt64(buffered[^1][rows.KeyOrdinal], CultureInfo.InvariantCulture) : null;
+        return new QueryResult(query.Id, rows.Columns, buffered, buffered.Count, nextAfter, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
 
-        await using var command = new NpgsqlCommand(query.Sql, connection, transaction);
+    /// <summary>
+    /// Opens the query's rows for streaming from the server's cursor: the whole result (a keyset query's from
+    /// <paramref name="after"/> on), read one row at a time, under <see cref="QueryExecutionOptions.StreamStatementTimeoutMs"/>.
+    /// </summary>
+    public Task<QueryRows> StreamAsync(QueryDefinition query, BoundParameters parameters, long? after, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return OpenAsync(query, parameters, query.Keyset is null ? null : new QueryPage(after, 0), options.Value.StreamStatementTimeoutMs, cancellationToken);
+    }
+
+    /// <summary>The planner's estimate of the query's rows (EXPLAIN, not run): a long export's progress denominator.</summary>
+    public async Task<long?> EstimateRowsAsync(QueryDefinition query, BoundParameters parameters, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var command = dataSource.CreateCommand("EXPLAIN (FORMAT JSON) " + query.Sql);
         command.Parameters.AddRange(CreateParameters(query, parameters));
+        using var plan = System.Text.Json.JsonDocument.Parse((string)(await command.ExecuteScalarAsync(cancellationToken))!);
+        return plan.RootElement[0].GetProperty("Plan").GetProperty("Plan Rows").TryGetInt64(out var rows) ? rows : null;
+    }
 
+    private async Task<QueryRows> OpenAsync(QueryDefinition query, BoundParameters parameters, QueryPage? page, int timeoutMs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        NpgsqlTransaction? transaction = null;
+        NpgsqlCommand? command = null;
         try
         {
-            var rows = new List<object?[]>();
-            var truncated = false;
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            var columns = Enumerable.Range(0, reader.FieldCount)
-                .Select(i => new QueryColumn(reader.GetName(i), ColumnType(reader.GetDataTypeName(i))))
-                .ToList();
-            while (await reader.ReadAsync(cancellationToken))
+            transaction = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, cancellationToken);
+            // A page reads one row past its limit to learn whether another page follows; a stream reads everything.
+            var paged = page is { Limit: > 0 } && query.Keyset is not null;
+            command = new NpgsqlCommand(paged ? query.PagedSql : query.Sql, connection, transaction);
+            command.Parameters.AddRange(CreateParameters(query, parameters, page?.After));
+            if (paged)
             {
-                if (rows.Count == settings.MaxRows)
-                {
-                    truncated = true;
-                    break;
-                }
-                var row = new object?[reader.FieldCount];
-                for (var i = 0; i < row.Length; i++)
-                {
-                    row[i] = await reader.IsDBNullAsync(i, cancellationToken) ? null
-                        : columns[i].Type == "date" ? reader.GetFieldValue<DateOnly>(i)
-                        : reader.GetValue(i);
-                }
-                rows.Add(row);
+                command.Parameters.Add(new NpgsqlParameter(QueryKeyset.LimitParameter, NpgsqlDbType.Integer) { Value = page!.Limit + 1 });
             }
-            await reader.DisposeAsync();
-            await transaction.CommitAsync(cancellationToken);
-            return new QueryResult(query.Id, columns, rows, rows.Count, truncated, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            var reader = await Translate(query.Id, timeoutMs, () => command.ExecuteReaderAsync(cancellationToken), cancellationToken);
+            return new QueryRows(query, timeoutMs, connection, transaction, command, reader);
+        }
+        catch
+        {
+            if (command is not null)
+            {
+                await command.DisposeAsync();
+            }
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync();
+            }
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    internal static async Task<T> Translate<T>(string queryId, int timeoutMs, Func<Task<T>> operation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await operation();
         }
         catch (PostgresException ex) when (ex.SqlState == QueryCanceled && !cancellationToken.IsCancellationRequested)
         {
-            throw new QueryTimeoutException(query.Id, timeoutMs, ex);
+            throw new QueryTimeoutException(queryId, timeoutMs, ex);
         }
     }
 
     /// <summary>The command parameters for <paramref name="query"/> with <paramref name="parameters"/>; unset ones are SQL NULL.</summary>
-    public static NpgsqlParameter[] CreateParameters(QueryDefinition query, BoundParameters parameters)
+    /// <remarks>A keyset query also gets its key parameter: <paramref name="after"/>, or NULL for the first page.</remarks>
+    public static NpgsqlParameter[] CreateParameters(QueryDefinition query, BoundParameters parameters, long? after = null)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(parameters);
-        return [.. query.Parameters.Select(parameter => new NpgsqlParameter(parameter.Name, DbType(parameter.Type))
+        var values = query.Parameters.Select(parameter => new NpgsqlParameter(parameter.Name, DbType(parameter.Type))
         {
             Value = parameters.Values.GetValueOrDefault(parameter.Name) ?? DBNull.Value,
-        })];
+        });
+        return query.Keyset is { } keyset
+            ? [.. values, new NpgsqlParameter(keyset.Parameter, NpgsqlDbType.Bigint) { Value = after is { } key ? key : DBNull.Value }]
+            : [.. values];
     }
 
     public static NpgsqlDbType DbType(QueryParameterType type) => type switch
@@ -119,7 +217,7 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
     };
 
     /// <summary>The API's column type vocabulary for a PostgreSQL type name.</summary>
-    public static string ColumnType(string dataTypeName) => dataTypeName switch
+    public static string ColumnType(string dataTypeName) => QueryRows.BaseTypeName(dataTypeName) switch
     {
         "smallint" or "integer" or "bigint" => "integer",
         "numeric" or "real" or "double precision" => "number",
