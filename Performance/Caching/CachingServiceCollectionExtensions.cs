@@ -25,9 +25,8 @@ public static class CachingServiceCollectionExtensions
             .Bind(configuration.GetSection(CachingOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        // HybridCache takes its L1 from DI, so the app's IMemoryCache becomes the bounded, eviction-counting one. With a
-        // size limit every entry must carry a Size: HybridCache gives each its serialized length, and nothing else in
-        // this system writes to IMemoryCache.
+        // HybridCache resolves its L1 as IMemoryCache, so that registration is the one to bound. It sizes every entry (its
+        // serialized length); nothing else in this system writes to IMemoryCache.
         services.AddSingleton(sp =>
         {
             var l1 = sp.GetRequiredService<IOptions<CachingOptions>>().Value.L1;

@@ -3,8 +3,8 @@ using Microsoft.Extensions.Caching.Memory;
 namespace AspirePerf.Performance.Caching;
 
 /// <summary>
-/// The L1 that HybridCache resolves from DI (<see cref="IMemoryCache"/>): a size-limited <see cref="MemoryCache"/>
-/// whose evictions are counted by reason. Hand-written because MemoryCache raises no cache-wide eviction event and no
+/// The L1 that HybridCache resolves from DI (<see cref="IMemoryCache"/>): a <see cref="MemoryCache"/> (size-limited by
+/// <see cref="CachingServiceCollectionExtensions.AddAdaptiveCaching"/>) whose evictions are counted by reason. Hand-written because MemoryCache raises no cache-wide eviction event and no
 /// package adds one; the only hook is a post-eviction callback per entry, so it is registered as each entry is
 /// created. Writes and evictions pay for it; a lookup goes straight to the inner cache.
 /// </summary>
