@@ -42,7 +42,7 @@ public readonly record struct CacheLookup(CachedPayload Payload, CacheOutcome Ou
 public sealed partial class AdaptiveCache : IDisposable
 {
     private readonly HybridCache _cache;
-    private readonly IMemoryCache _l1;
+    private readonly EvictionCountingMemoryCache _l1;
     private readonly IOptionsMonitor<CachingOptions> _options;
     private readonly CacheMetrics _metrics;
     private readonly CacheStatistics _statistics;
@@ -53,7 +53,7 @@ public sealed partial class AdaptiveCache : IDisposable
     private volatile bool _anyCheapOperation;
     private readonly MemoryCache _lastGood = new(new MemoryCacheOptions { SizeLimit = 256L * 1024 * 1024 });
 
-    public AdaptiveCache(HybridCache cache, IMemoryCache l1, IOptionsMonitor<CachingOptions> options, CacheMetrics metrics,
+    public AdaptiveCache(HybridCache cache, EvictionCountingMemoryCache l1, IOptionsMonitor<CachingOptions> options, CacheMetrics metrics,
         CacheStatistics statistics, TimeProvider time, ILogger<AdaptiveCache> logger)
     {
         _cache = cache;
@@ -316,10 +316,6 @@ public sealed partial class AdaptiveCache : IDisposable
             Flags = decision.UseL1 ? HybridCacheEntryFlags.None : HybridCacheEntryFlags.DisableLocalCache,
         };
         await _cache.SetAsync(request.Key, payload, entry, request.Tags, CancellationToken.None);
-        if (decision.UseL1)
-        {
-            _statistics.RecordL1Write(payload.Body.Length);
-        }
         _lastGood.Set(request.Key, payload, new MemoryCacheEntryOptions
         {
             AbsoluteExpirationRelativeToNow = decision.Ttl + settings.StaleGracePeriod,
@@ -417,7 +413,7 @@ public sealed partial class AdaptiveCache : IDisposable
     /// <summary>Drops every L1 entry (after a Redis outage, when invalidations may have been missed).</summary>
     public void ClearLocal()
     {
-        (_l1 as MemoryCache)?.Clear();
+        _l1.Inner.Clear();
     }
 
     private async Task RaiseAsync(CacheInvalidation invalidation)

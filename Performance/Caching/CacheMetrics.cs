@@ -34,6 +34,9 @@ public sealed class CacheMetrics
             "Redis (L2) operations that failed, timed out or were skipped by the open circuit.");
         meter.CreateObservableGauge("aspireperf.cache.l1.entries", () => statistics.L1Entries, "{entry}", "Entries in the in-process (L1) cache.");
         meter.CreateObservableGauge("aspireperf.cache.l1.size", () => statistics.L1EstimatedBytes, "By", "Estimated bytes held by the L1 cache.");
+        meter.CreateObservableGauge("aspireperf.cache.l1.size_limit", () => statistics.L1SizeLimitBytes, "By", "The L1 cache's size limit (Caching:L1:SizeLimitBytes).");
+        meter.CreateObservableCounter("aspireperf.cache.l1.evictions", statistics.EvictionMeasurements, "{eviction}",
+            "L1 entries evicted or refused, by reason (capacity, expired, removed, replaced, token_expired).");
     }
 
     public bool LatencyEnabled => _duration.Enabled;

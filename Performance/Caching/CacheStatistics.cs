@@ -1,27 +1,20 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
 
 namespace AspirePerf.Performance.Caching;
 
-/// <summary>Running totals for <c>GET /api/v1/perf/cache</c>: hit ratio overall and per profile, cost saved.</summary>
-public sealed class CacheStatistics(IMemoryCache memoryCache)
+/// <summary>Running totals for <c>GET /api/v1/perf/cache</c>: hit ratio overall and per profile, cost saved, L1 size and evictions.</summary>
+public sealed class CacheStatistics(EvictionCountingMemoryCache l1, IOptions<CachingOptions> options)
 {
     private readonly ConcurrentDictionary<string, ProfileCounters> _profiles = new(StringComparer.Ordinal);
-    private long _l1Bytes;
-    private long _l1Writes;
 
-    public long L1Entries => (memoryCache as MemoryCache)?.Count ?? 0;
+    public long L1Entries => l1.Inner.Count;
 
-    /// <summary>Entries × mean size of what was written to L1: HybridCache does not report sizes, so this estimates.</summary>
-    public long L1EstimatedBytes
-    {
-        get
-        {
-            var writes = Interlocked.Read(ref _l1Writes);
-            return writes == 0 ? 0 : L1Entries * (Interlocked.Read(ref _l1Bytes) / writes);
-        }
-    }
+    /// <summary>The sizes HybridCache gave the L1 entries (their serialized lengths), as MemoryCache counts them against its limit.</summary>
+    public long L1EstimatedBytes => l1.Inner.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0;
+
+    public long L1SizeLimitBytes => options.Value.L1.SizeLimitBytes;
 
     /// <summary>The counters of one profile; callers keep the reference so recording needs no lookup.</summary>
     public ProfileCounters CountersFor(string profile) =>
@@ -139,10 +132,12 @@ public sealed class CacheStatistics(IMemoryCache memoryCache)
         }
     }
 
-    public void RecordL1Write(long bytes)
+    internal IEnumerable<Measurement<long>> EvictionMeasurements()
     {
-        Interlocked.Add(ref _l1Bytes, bytes);
-        Interlocked.Increment(ref _l1Writes);
+        foreach (var (reason, name) in EvictionCountingMemoryCache.Reasons)
+        {
+            yield return new(l1.Evictions(reason), new KeyValuePair<string, object?>("reason", name));
+        }
     }
 
     public CacheStatisticsSnapshot Snapshot(bool enabled)
@@ -154,7 +149,8 @@ public sealed class CacheStatistics(IMemoryCache memoryCache)
         var lookups = profiles.Sum(p => p.L1Hits + p.L2Hits + p.Misses + p.Stale);
         return new CacheStatisticsSnapshot(enabled, lookups == 0 ? 0 : Math.Round((double)hits / lookups, 4),
             hits, profiles.Sum(p => p.Misses), profiles.Sum(p => p.Stale), profiles.Sum(p => p.Bypass),
-            L1Entries, L1EstimatedBytes, Math.Round(profiles.Sum(p => p.CostSavedMs), 1), profiles);
+            L1Entries, L1EstimatedBytes, L1SizeLimitBytes, EvictionCountingMemoryCache.Reasons.ToDictionary(r => r.Name, r => l1.Evictions(r.Reason)),
+            Math.Round(profiles.Sum(p => p.CostSavedMs), 1), profiles);
     }
 
     /// <summary>A profile's place in the per-thread counter cells.</summary>
@@ -183,6 +179,8 @@ public sealed record CacheStatisticsSnapshot(
     long Bypass,
     long L1Entries,
     long L1EstimatedBytes,
+    long L1SizeLimitBytes,
+    IReadOnlyDictionary<string, long> L1Evictions,
     double CostSavedMs,
     IReadOnlyList<ProfileStatistics> Profiles);
 

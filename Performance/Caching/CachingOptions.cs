@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace AspirePerf.Performance.Caching;
 
@@ -31,6 +32,10 @@ public sealed class CachingOptions : IValidatableObject
 
     public AdmissionOptions Admission { get; set; } = new();
 
+    /// <summary>The in-process cache (L1): how many bytes it may hold and how much a compaction frees.</summary>
+    [ValidateObjectMembers]
+    public L1CacheOptions L1 { get; set; } = new();
+
     /// <summary>How long past its TTL a value may still be served (X-Cache: STALE) when recomputing it fails.</summary>
     public TimeSpan StaleGracePeriod { get; set; } = TimeSpan.FromHours(1);
 
@@ -60,6 +65,11 @@ public sealed class CachingOptions : IValidatableObject
         if (StaleGracePeriod < TimeSpan.Zero)
         {
             yield return new("Caching:StaleGracePeriod must not be negative.");
+        }
+        if (Admission.MaxL1Bytes > L1.SizeLimitBytes)
+        {
+            yield return new($"Caching:Admission:MaxL1Bytes ({Admission.MaxL1Bytes}) must not exceed Caching:L1:SizeLimitBytes ({L1.SizeLimitBytes}): "
+                + "an entry larger than the whole L1 would be refused on every write.");
         }
     }
 }
@@ -97,6 +107,20 @@ public sealed class AdmissionOptions
     /// <summary>Execution cost at which the TTL equals the profile's base TTL; costlier results live longer.</summary>
     [Range(0.001, 600_000)]
     public double ReferenceCostMs { get; set; } = 100;
+}
+
+public sealed class L1CacheOptions
+{
+    /// <summary>
+    /// Bytes of cached results L1 may hold, counted as HybridCache sizes its entries (their serialized length). When a
+    /// write would pass the limit, MemoryCache refuses it (the entry is still in Redis) and compacts in the background.
+    /// </summary>
+    [Range(typeof(long), "1024", "1099511627776")]
+    public long SizeLimitBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Once L1 is full, a background compaction brings it down to (1 − this) × the limit, least recently used first.</summary>
+    [Range(0.01, 0.9)]
+    public double CompactionPercentage { get; set; } = 0.05;
 }
 
 public sealed class DistributedCacheResilienceOptions

@@ -1,8 +1,10 @@
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -14,6 +16,8 @@ public static class CachingServiceCollectionExtensions
     /// <summary>
     /// HybridCache over Redis (sharing the app's <see cref="IConnectionMultiplexer"/>, behind a circuit breaker), plus
     /// <see cref="AdaptiveCache"/> and its backplane. Needs an <see cref="IConnectionMultiplexer"/> registration.
+    /// Replaces the app's <see cref="IMemoryCache"/> with HybridCache's L1, limited to <c>Caching:L1:SizeLimitBytes</c>:
+    /// anything else that writes to it must give each entry a Size.
     /// </summary>
     public static IServiceCollection AddAdaptiveCaching(this IServiceCollection services, IConfiguration configuration)
     {
@@ -21,7 +25,20 @@ public static class CachingServiceCollectionExtensions
             .Bind(configuration.GetSection(CachingOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        services.AddMemoryCache();
+        // HybridCache resolves its L1 as IMemoryCache, so that registration is the one to bound. It sizes every entry (its
+        // serialized length); nothing else in this system writes to IMemoryCache.
+        services.AddSingleton(sp =>
+        {
+            var l1 = sp.GetRequiredService<IOptions<CachingOptions>>().Value.L1;
+            return new EvictionCountingMemoryCache(new MemoryCache(new MemoryCacheOptions
+            {
+                SizeLimit = l1.SizeLimitBytes,
+                CompactionPercentage = l1.CompactionPercentage,
+                TrackStatistics = true,
+            }, sp.GetRequiredService<ILoggerFactory>()));
+        });
+        services.RemoveAll<IMemoryCache>();
+        services.AddSingleton<IMemoryCache>(sp => sp.GetRequiredService<EvictionCountingMemoryCache>());
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<CacheStatistics>();
         services.AddSingleton<CacheMetrics>();

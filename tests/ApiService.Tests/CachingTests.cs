@@ -159,6 +159,46 @@ public sealed class CachingTests(InfrastructureFixture infrastructure) : IAsyncL
     private static (CacheOutcome, CacheTier) Outcome(CacheLookup lookup) => (lookup.Outcome, lookup.Tier);
 
     [Fact]
+    public async Task A_full_l1_stays_within_its_limit_counts_capacity_evictions_and_what_it_lost_is_read_from_redis()
+    {
+        var settings = new Dictionary<string, string> { ["Caching:L1:SizeLimitBytes"] = "8192", ["Caching:Admission:MaxL1Bytes"] = "2048" };
+        await using var factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString, settings: settings);
+        using var client = factory.CreateClient();
+        var cache = factory.Services.GetRequiredService<AdaptiveCache>();
+        var requests = Enumerable.Range(0, 24)
+            .Select(i => new CacheRequest(cache.KeyFor("l1-limit", [new("n", (long)i)]), "aggregate", "l1-limit", ["table:l1-limit"]))
+            .ToList();
+        var computed = 0;
+        Task<CachedPayload> Factory(CancellationToken _)
+        {
+            Interlocked.Increment(ref computed);
+            return Task.FromResult(new CachedPayload(new byte[1024], "application/json", 50, DateTimeOffset.UtcNow));
+        }
+
+        // 24 answers of about 1 KB each, every one admitted to L1, into an L1 of 8 KB.
+        foreach (var request in requests)
+        {
+            Assert.Equal((CacheOutcome.Miss, CacheTier.Source), Outcome(await cache.GetOrCreateAsync(request, Factory, CancellationToken.None)));
+        }
+
+        var stats = await Eventually.ReturnsAsync(() => client.GetFromJsonAsync<CacheStatisticsSnapshot>("/api/v1/perf/cache"),
+            s => s!.L1Evictions["capacity"] > 0, TimeSpan.FromSeconds(10), "capacity evictions counted");
+        Assert.Equal(8192, stats!.L1SizeLimitBytes);
+        Assert.InRange(stats.L1EstimatedBytes, 1024, 8192);
+        Assert.InRange(stats.L1Entries, 1, 8);
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.Contains(metrics.Split('\n'), line =>
+            line.StartsWith("aspireperf_cache_l1_evictions_total{", StringComparison.Ordinal) && line.Contains("reason=\"capacity\"", StringComparison.Ordinal));
+
+        // An answer L1 no longer holds is a hit from Redis, not a recomputation.
+        var lost = requests.First(r => !cache.TryGetLocal(r, out _));
+        Assert.Equal((CacheOutcome.Hit, CacheTier.L2), Outcome(await cache.GetOrCreateAsync(lost, Factory, CancellationToken.None)));
+        Assert.Equal(requests.Count, computed);
+        Assert.InRange(cache.Statistics().L1EstimatedBytes, 1024, 8192);
+    }
+
+
+    [Fact]
     public async Task The_kill_switch_bypasses_the_cache()
     {
         await using var factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString, settings: new() { ["Caching:Enabled"] = "false" });
