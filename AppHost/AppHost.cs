@@ -38,11 +38,14 @@ internal static class AppHostProgram
 
         // The key the Aspire dashboard's operator commands send; generated once and kept in the AppHost's user secrets.
         var operatorKey = builder.AddParameter("operator-api-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+        // Keyset page cursors are signed: every node that issues or reads them (the API, and the worker's cache warming) shares this.
+        var cursorKey = builder.AddParameter("cursor-signing-key", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true, persist: true);
 
         // The worker migrates and seeds; its /health stays unhealthy until that is done, so waiting for it means the schema exists.
         var worker = builder.AddProject<Projects.AspirePerf_Worker>("worker")
             .WithReference(infrastructure.Workforce).WaitFor(infrastructure.Workforce)
             .WithReference(infrastructure.Cache).WaitFor(infrastructure.Cache)
+            .WithEnvironment("Queries__CursorSigningKey", cursorKey)
             .WithPort(settings.Ports.Worker)
             .WithHttpHealthCheck("/health")
             .WithServiceUrls();
@@ -59,6 +62,7 @@ internal static class AppHostProgram
             .WithEnvironment("ApiKeys__Keys__apphost__Name", "aspire-dashboard")
             .WithEnvironment("ApiKeys__Keys__apphost__Key", operatorKey)
             .WithEnvironment("ApiKeys__Keys__apphost__Roles__0", "operator")
+            .WithEnvironment("Queries__CursorSigningKey", cursorKey)
             .WithPort(settings.Ports.ApiService)
             .WithHttpHealthCheck("/health")
             .WithServiceUrls(("/scalar/v1", "API reference (Scalar)"), ("/openapi/v1.json", "OpenAPI document"))

@@ -27,7 +27,7 @@ public sealed class StreamingAndPagingTests(InfrastructureFixture infrastructure
         await WorkforceDatabase.InitializeAsync(_database, seed: 11, scale: 2_000);
         _factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString, settings: new()
         {
-            ["Queries:CursorSigningKey"] = Convert.ToBase64String(new byte[32]),
+            ["Queries:CursorSigningKey"] = "a test secret that is long enough to sign cursors",
         });
         _client = _factory.CreateClient();
     }

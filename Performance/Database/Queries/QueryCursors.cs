@@ -27,11 +27,11 @@ public sealed partial class QueryCursors
         ArgumentNullException.ThrowIfNull(options);
         if (options.Value.CursorSigningKey is { Length: > 0 } configured)
         {
-            _key = Convert.FromBase64String(configured);
-            if (_key.Length < 32)
+            if (configured.Length < 32)
             {
-                throw new InvalidOperationException("Queries:CursorSigningKey must be at least 32 bytes, base64-encoded.");
+                throw new InvalidOperationException("Queries:CursorSigningKey must be a secret of at least 32 characters.");
             }
+            _key = Encoding.UTF8.GetBytes(configured);
         }
         else
         {

@@ -36,7 +36,7 @@ public sealed class QueryExecutionOptions
     public int StreamStatementTimeoutMs { get; set; } = 600_000;
 
     /// <summary>
-    /// The key page cursors are signed with (base64, at least 32 bytes). Every API node and the worker need the same
+    /// The secret page cursors are signed with (at least 32 characters). Every API node and the worker need the same
     /// one; when unset each process makes its own, and cursors then only work on the node that issued them.
     /// </summary>
     public string? CursorSigningKey { get; set; }
