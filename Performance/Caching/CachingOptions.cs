@@ -30,6 +30,7 @@ public sealed class CachingOptions : IValidatableObject
         ["realtime"] = new() { NeverCache = true },
     };
 
+    [ValidateObjectMembers]
     public AdmissionOptions Admission { get; set; } = new();
 
     /// <summary>The in-process cache (L1): how many bytes it may hold and how much a compaction frees.</summary>

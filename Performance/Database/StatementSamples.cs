@@ -36,10 +36,23 @@ public sealed class RegistryStatementSamples : IStatementSamples
                 continue;
             }
             var values = new BoundParameters(query.Parameters.ToDictionary(p => p.Name, p => p.Default ?? p.Example, StringComparer.Ordinal));
-            _byFingerprint.TryAdd(SqlFingerprint.Of(query.Sql).Hash,
-                new StatementSample(query.Id, query.Sql, () => QueryExecutor.CreateParameters(query, values)));
+            if (query.Keyset is null)
+            {
+                _byFingerprint.TryAdd(SqlFingerprint.Of(query.Sql).Hash,
+                    new StatementSample(query.Id, query.Sql, () => QueryExecutor.CreateParameters(query, values)));
+            }
+            else
+            {
+                // A listing's buffered statement is its first page (the default size). Its unlimited form, which streams
+                // every row, gets no sample: replaying it to measure an index would read the whole table each time.
+                _byFingerprint.TryAdd(SqlFingerprint.Of(query.PagedSql).Hash, new StatementSample(query.Id, query.PagedSql, () =>
+                    [.. QueryExecutor.CreateParameters(query, values),
+                        new NpgsqlParameter(QueryKeyset.LimitParameter, NpgsqlTypes.NpgsqlDbType.Integer) { Value = DefaultPageRows }]));
+            }
         }
     }
+
+    private const int DefaultPageRows = 1_001;
 
     public StatementSample? Find(string fingerprint) => _byFingerprint.GetValueOrDefault(fingerprint);
 }
