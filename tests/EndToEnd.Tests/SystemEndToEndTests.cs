@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -64,6 +66,43 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
                 var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative), timeout.Token);
                 var (exitCode, promtool) = await Promtool.CheckMetricsAsync(metrics);
                 Assert.True(exitCode == 0, $"promtool rejected /metrics of {service}:{Environment.NewLine}{promtool}");
+            }
+
+            // Our dashboard's static assets are fingerprinted (the name changes with the content) and served immutable.
+            using (var dashboardClient = app.CreateHttpClient("dashboard"))
+            {
+                var html = await dashboardClient.GetStringAsync(new Uri("/", UriKind.Relative), timeout.Token);
+                var assets = Regex.Matches(html, "(?:href|src)=\"([^\"]+?\\.[a-z0-9]{8,}\\.(?:css|js))\"").Select(m => m.Groups[1].Value).ToList();
+                Assert.Contains(assets, a => a.EndsWith(".css", StringComparison.Ordinal));
+                Assert.Contains(assets, a => a.Contains("blazor.web.", StringComparison.Ordinal));
+                foreach (var asset in assets)
+                {
+                    using var response = await dashboardClient.GetAsync(new Uri("/" + asset.TrimStart('/'), UriKind.Relative), timeout.Token);
+                    Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                    Assert.True(response.Headers.CacheControl is { MaxAge: { } maxAge } cacheControl && maxAge >= TimeSpan.FromDays(365)
+                        && cacheControl.ToString().Contains("immutable", StringComparison.Ordinal), $"{asset}: Cache-Control {response.Headers.CacheControl}");
+                    Assert.NotNull(response.Headers.ETag);
+                }
+            }
+
+            // Streamed rows through the whole system: the NDJSON stream of a listing equals its pages, walked by cursor.
+            using (var firstPage = JsonDocument.Parse(await api.GetStringAsync(new Uri("/api/v1/queries/employment-spells?from=2025-06-01&limit=200", UriKind.Relative), timeout.Token)))
+            {
+                var paged = firstPage.RootElement.GetProperty("rows").EnumerateArray().Select(r => r[0].GetInt64()).ToList();
+                var cursor = firstPage.RootElement.GetProperty("nextCursor").GetString();
+                while (cursor is not null)
+                {
+                    using var next = JsonDocument.Parse(await api.GetStringAsync(new Uri($"/api/v1/queries/employment-spells?from=2025-06-01&limit=200&cursor={cursor}", UriKind.Relative), timeout.Token));
+                    paged.AddRange(next.RootElement.GetProperty("rows").EnumerateArray().Select(r => r[0].GetInt64()));
+                    cursor = next.RootElement.GetProperty("nextCursor").GetString();
+                }
+                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/v1/queries/employment-spells/rows?from=2025-06-01", UriKind.Relative));
+                request.Headers.Accept.ParseAdd("application/x-ndjson");
+                using var stream = await api.SendAsync(request, timeout.Token);
+                var streamed = (await stream.Content.ReadAsStringAsync(timeout.Token)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("spell_id").GetInt64()).ToList();
+                Assert.True(paged.Count > 200, $"{paged.Count} rows");
+                Assert.Equal(paged, streamed);
             }
 
             // One request that queries PostgreSQL (a cache miss on a fresh system); its trace id comes back in X-Trace-Id.

@@ -103,7 +103,8 @@ public sealed record QueryKeyset(string Column, string Parameter)
 /// <summary>Parameter values after validation, by parameter name (case-insensitive).</summary>
 public sealed class BoundParameters(IReadOnlyDictionary<string, object?> values)
 {
-    private readonly FrozenDictionary<string, object?> _values = values.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+    // Made once per request and read a few times: a plain dictionary (freezing one costs more than every read saves).
+    private readonly Dictionary<string, object?> _values = new(values, StringComparer.OrdinalIgnoreCase);
 
     public IReadOnlyDictionary<string, object?> Values => _values;
 
