@@ -10,6 +10,9 @@ return args switch
     ["advisor", .. var rest] => await AdvisorBenchmark.RunAsync(rest),
     ["jobs", .. var rest] => await JobsBenchmark.RunAsync(rest),
     ["jobs-worker", .. var rest] => await JobsBenchmark.RunWorkerAsync(rest),
+    ["http-surface", .. var rest] => await HttpSurfaceBenchmark.RunAsync(rest),
+    ["bare-kestrel", .. var rest] => await BareKestrel.RunAsync(rest),
+    ["stream-rows", .. var rest] => await StreamRowsBenchmark.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -38,6 +41,17 @@ static int Usage()
                [--hangfire-workers 20] [--latency-samples 300] [--load-rate 2000] [--no-hangfire]
               Job queue vs Hangfire.PostgreSql on the same server (database jobs_bench): no-op jobs/s with one and two
               workers, enqueue-to-start latency idle and under load.
+          http-surface [--api URL] [--connections 32] [--threads 2] [--duration 10] [--warmup 3] [--rounds 3]
+                       [--limit N | --target-bytes 4096] [--bare-port 5399] [--wrk /usr/bin/wrk] [--api-pid PID]
+              With wrk, side by side in interleaved rounds (medians): a bare Kestrel minimal API (child process) sending the same
+              bytes, a cached ~4 KB employment-spells page, the same with Accept-Encoding: br, the same revalidated (304), and the
+              API's constant endpoint of the same size; with each server process's CPU time per request (from /proc).
+          bare-kestrel [--port 5399] [--bytes 4096]
+              A minimal Kestrel app answering GET / with a constant JSON body of that size (http-surface starts it).
+          stream-rows [--api URL] [--workforce "<npgsql connection string>"] [--rounds 3] [--warmup 1] [--api-pid PID]
+              Streams employment-spells/rows as NDJSON (1,000,000 rows) sampling the API's RSS every 100 ms, side by side with
+              COPY of the same SELECT through Npgsql's text export. --workforce defaults to the AppHost's local server
+              (localhost:55432, password from .data/secrets.json).
         """);
     return 2;
 }
