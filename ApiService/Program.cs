@@ -1,4 +1,5 @@
 using AspirePerf.ApiService.Apis;
+using AspirePerf.ApiService.Authentication;
 using AspirePerf.ApiService.Extensions;
 using AspirePerf.ApiService.Http;
 using AspirePerf.Performance.Profiling;
@@ -15,7 +16,9 @@ app.UseMiddleware<RequestProfilingMiddleware>();
 app.UseApiCompression();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseAuthentication();
+// The authentication middleware runs the default scheme's handler on every request; one without an X-Api-Key header
+// has nothing to authenticate (it stays anonymous either way), so only requests that carry the header go through it.
+app.UseWhen(context => context.Request.Headers.ContainsKey(ApiKeyAuthenticationHandler.HeaderName), keyed => keyed.UseAuthentication());
 app.UseAuthorization();
 app.UseRateLimiter();
 app.MapDefaultEndpoints();

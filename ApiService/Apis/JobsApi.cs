@@ -14,7 +14,7 @@ public static class JobsApi
 
     public static RouteGroupBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader).WithNoStore().RequireRateLimiting(RateLimitOptions.Reads);
+        var api = app.MapGroup("/api/v1/jobs").WithTags("Jobs").RequireReaders(app).WithNoStore().RequireRateLimiting(RateLimitOptions.Reads);
         api.MapPost("/", EnqueueAsync)
             .RequireAuthorization(ApiPolicies.Writer)
             .RequireRateLimiting(RateLimitOptions.Writes)

@@ -23,7 +23,7 @@ public static partial class QueriesApi
 
     public static RouteGroupBuilder MapQueriesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/queries").WithTags("Queries").RequireAuthorization(ApiPolicies.Reader).RequireRateLimiting(RateLimitOptions.Reads);
+        var api = app.MapGroup("/api/v1/queries").WithTags("Queries").RequireReaders(app).RequireRateLimiting(RateLimitOptions.Reads);
         api.MapGet("/", ListQueries)
             .WithName("ListQueries")
             .WithSummary("The registered queries, with each parameter's schema and the result columns");
@@ -54,75 +54,78 @@ public static partial class QueriesApi
     public static async Task<Results<FileContentHttpResult, StatusCodeHttpResult, ValidationProblem, ProblemHttpResult>> RunQueryAsync(
         string id,
         HttpContext context,
-        QueryRegistry registry,
-        QueryExecutor executor,
-        QueryCursors cursors,
-        AdaptiveCache cache,
-        IOptions<JsonOptions> json,
-        IOptions<ApiKeyOptions> keys,
-        IOptions<QueryExecutionOptions> queryOptions,
-        IOptions<CompressionOptions> compression,
-        CompressionStatistics compressionStatistics,
-        TimeProvider time,
+        QueryEndpoint endpoint,
         CancellationToken cancellationToken)
     {
-        if (registry.Find(id) is not { } query)
+        // A query string bound before (the common case for a cached answer) skips binding, validation and key hashing.
+        var memoKey = id + context.Request.QueryString.Value;
+        if (!endpoint.Bound.TryGet(memoKey, out var bound))
         {
-            return UnknownQuery(id);
+            if (endpoint.Registry.Find(id) is not { } definition)
+            {
+                return UnknownQuery(id);
+            }
+            var (boundParameters, boundPage, errors) = Bind(definition, context.Request.Query, endpoint.Cursors, endpoint.QueryOptions, paged: true);
+            if (boundParameters is null)
+            {
+                return TypedResults.ValidationProblem(errors, title: $"Invalid parameters for query '{definition.Id}'");
+            }
+            bound = new BoundQuery(definition, boundParameters, boundPage, QueryResponseCache.Request(endpoint.Cache, definition, boundParameters, boundPage));
+            endpoint.Bound.Add(memoKey, bound);
         }
-        var (parameters, page, errors) = Bind(query, context.Request.Query, cursors, queryOptions.Value, paged: true);
-        if (parameters is null)
-        {
-            return TypedResults.ValidationProblem(errors, title: $"Invalid parameters for query '{query.Id}'");
-        }
-
-        var request = QueryResponseCache.Request(cache, query, parameters, page);
+        var (query, parameters, page, request) = (bound.Query, bound.Parameters, bound.Page, bound.Request);
+        var cache = endpoint.Cache;
         try
         {
             // Operators may force a recompute (benchmarks, checking a fix); anyone else asking would be a free DoS lever.
-            var recompute = context.Request.Headers.CacheControl.ToString().Contains("no-cache", StringComparison.OrdinalIgnoreCase)
+            var recompute = context.Request.Headers.CacheControl.Count > 0
+                && context.Request.Headers.CacheControl.ToString().Contains("no-cache", StringComparison.OrdinalIgnoreCase)
                 && context.User.IsInRole(ApiRoles.Operator);
             // An L1 hit is answered without awaiting anything; everything else goes through L2 and the source.
             var lookup = !recompute && cache.TryGetLocal(request, out var local) ? local
                 : await cache.GetOrCreateAsync(request,
-                    ct => QueryResponseCache.ComputeAsync(executor, cursors, query, parameters, page, json.Value.SerializerOptions, time, ct),
+                    ct => QueryResponseCache.ComputeAsync(endpoint.Executor, endpoint.Cursors, query, parameters, page, endpoint.Json, endpoint.Time, ct),
                     recompute, cancellationToken);
             var payload = lookup.Payload;
 
             var headers = context.Response.Headers;
-            headers[CacheHeader] = lookup.Outcome.ToString().ToUpperInvariant();
+            headers[CacheHeader] = lookup.Outcome switch
+            {
+                CacheOutcome.Hit => "HIT",
+                CacheOutcome.Miss => "MISS",
+                CacheOutcome.Stale => "STALE",
+                _ => "BYPASS",
+            };
             headers[CacheKeyHeader] = request.Key;
-            headers[ExecTimeHeader] = payload.CostMs.ToString("0.00", CultureInfo.InvariantCulture);
+            headers[ExecTimeHeader] = payload.CostText;
             if (lookup.Outcome is CacheOutcome.Hit or CacheOutcome.Stale)
             {
-                headers.Age = Math.Max(0, (long)(time.GetUtcNow() - payload.CreatedAt).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                headers.Age = Math.Max(0, (long)(endpoint.Time.GetUtcNow() - payload.CreatedAt).TotalSeconds).ToString(CultureInfo.InvariantCulture);
             }
             if (payload.Continuation is { } next)
             {
-                headers.Link = $"<{NextPageUrl(context.Request, next)}>; rel=\"next\"";
+                headers.Link = bound.NextLink(context.Request, next);
             }
             // Shared caches and clients may keep the answer for what is left of its TTL, then revalidate: the entity tag
             // (one per encoding: each names exact bytes) turns that into a bodiless 304 while the answer is unchanged.
-            var encoding = ResponseCompressionSetup.ChooseEncoding(context.Request, payload.Body.Length, compression.Value);
+            var encoding = ResponseCompressionSetup.ChooseEncoding(context.Request, payload.Body.Length, endpoint.Compression);
             var body = encoding is null ? payload.Body : payload.Compressed(encoding);
             if (body.IsEmpty && !payload.Body.IsEmpty)
             {
                 (encoding, body) = (null, payload.Body); // compressing would not have made it smaller
             }
             headers.Vary = "Accept-Encoding";
-            headers.ETag = payload.ETagFor(encoding);
-            var scope = keys.Value.RequireReaderForReads ? "private" : "public";
-            headers.CacheControl = cache.FreshFor(request, lookup) is { } fresh
-                ? $"{scope}, max-age={(long)fresh.TotalSeconds}"
-                : $"{scope}, no-cache";
-            if (CacheHeaders.ClientHasCurrent(context.Request, payload.ETagFor(encoding)))
+            var etag = payload.ETagFor(encoding);
+            headers.ETag = etag;
+            headers.CacheControl = CacheControl(endpoint.ReadsArePrivate, cache.FreshFor(request, lookup));
+            if (CacheHeaders.ClientHasCurrent(context.Request, etag))
             {
                 return TypedResults.StatusCode(StatusCodes.Status304NotModified);
             }
             if (encoding is not null)
             {
                 headers.ContentEncoding = encoding;
-                compressionStatistics.Record(encoding, "cached", payload.Body.Length, body.Length);
+                endpoint.CompressionStatistics.Record(encoding, "cached", payload.Body.Length, body.Length);
             }
             return TypedResults.Bytes(body, payload.ContentType);
         }
@@ -143,6 +146,11 @@ public static partial class QueriesApi
             return DatabaseUnavailable(ex);
         }
     }
+
+    // The few Cache-Control values in use, made once: max-age changes once a second at most per answer.
+    private static string CacheControl(bool isPrivate, TimeSpan? fresh) => fresh is { } remaining
+        ? (isPrivate ? "private, max-age=" : "public, max-age=") + ((long)remaining.TotalSeconds).ToString(CultureInfo.InvariantCulture)
+        : isPrivate ? "private, no-cache" : "public, no-cache";
 
     /// <summary>
     /// Every row, from the database cursor to the socket: validated like <see cref="RunQueryAsync"/> (problems before the
@@ -257,7 +265,7 @@ public static partial class QueriesApi
     }
 
     /// <summary>The request's own URL with the cursor replaced: every other parameter stays as the client wrote it.</summary>
-    private static string NextPageUrl(HttpRequest request, string cursor)
+    internal static string NextPageUrl(HttpRequest request, string cursor)
     {
         var query = new QueryBuilder(request.Query.Where(q => !q.Key.Equals("cursor", StringComparison.OrdinalIgnoreCase))
             .SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? ""))))

@@ -5,6 +5,19 @@ namespace AspirePerf.ApiService.Authentication;
 
 public static class ApiKeyAuthenticationExtensions
 {
+    /// <summary>
+    /// Reads need the Reader policy only when <see cref="ApiKeyOptions.RequireReaderForReads"/>; otherwise they carry no
+    /// authorization data at all, and the authorization middleware passes them on without evaluating a policy (an
+    /// always-true policy still cost an evaluation, with its metrics, on every read).
+    /// </summary>
+    public static TBuilder RequireReaders<TBuilder>(this TBuilder builder, IEndpointRouteBuilder app) where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<ApiKeyOptions>>().Value.RequireReaderForReads
+            ? builder.RequireAuthorization(ApiPolicies.Reader)
+            : builder;
+    }
+
     public static void AddApiKeyAuthentication(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ApiKeyOptions>()

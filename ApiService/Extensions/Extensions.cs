@@ -46,6 +46,7 @@ internal static class Extensions
         // Enqueue, inspect and cancel jobs; the Worker drains them. The catalog is the Worker's own list of types.
         builder.Services.AddJobQueue(builder.Configuration);
         builder.Services.AddSingleton<AuditLog>();
+        builder.Services.AddSingleton<QueryEndpoint>();
         builder.Services.AddWorkforceJobTypes();
         builder.Services.AddSingleton<IValidateOptions<CachingOptions>, QueryCacheProfilesExist>();
         builder.AddApiKeyAuthentication();

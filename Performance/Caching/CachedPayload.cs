@@ -23,6 +23,11 @@ public sealed class CachedPayload(ReadOnlyMemory<byte> body, string contentType,
     public ReadOnlyMemory<byte> Body { get; } = body;
     public string ContentType { get; } = contentType;
     public double CostMs { get; } = costMs;
+
+    /// <summary>The cost as the API reports it (<c>X-Exec-Time</c>, two decimals, invariant), formatted once.</summary>
+    public string CostText => _costText ??= CostMs.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+
+    private string? _costText;
     public DateTimeOffset CreatedAt { get; } = createdAt;
     public string? Continuation { get; } = continuation;
 

@@ -21,6 +21,15 @@ public sealed class ProfilingOptions
     [System.ComponentModel.DataAnnotations.Range(10, 100_000)]
     public int RecentRequests { get; set; } = 1_000;
 
+    /// <summary>
+    /// Requests that ran no SQL, answered below 400 and faster than <see cref="SlowEndpointMs"/> (a cache hit, say) keep
+    /// their profile one time in this many; 1 keeps every profile. Such a profile says little, and at thousands of hits
+    /// a second keeping each would push every telling profile out of the <see cref="RecentRequests"/> ring within
+    /// milliseconds. Every request still counts in the endpoint statistics.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 1_000_000)]
+    public int PlainRequestSampling { get; set; } = 100;
+
     /// <summary>An endpoint whose p95 over the window exceeds this is reported as slow by the insights.</summary>
     [System.ComponentModel.DataAnnotations.Range(0, 600_000)]
     public double SlowEndpointMs { get; set; } = 500;
@@ -114,13 +123,21 @@ public sealed partial class RequestProfiler : IDisposable
     }
 
     /// <summary>Closes it: detects N+1, stores the profile, returns it.</summary>
-    public RequestProfile End(Activity request, string method, string route, int statusCode, double durationMs)
+    /// <param name="traceId">The request's trace id as hex (the caller has it already).</param>
+    /// <returns>The profile, or null when it was not kept (<see cref="ProfilingOptions.PlainRequestSampling"/>).</returns>
+    public RequestProfile? End(Activity request, string traceId, string method, string route, int statusCode, double durationMs)
     {
         ArgumentNullException.ThrowIfNull(request);
         IReadOnlyList<SqlCommandProfile> commands = _open.TryRemove(request.TraceId, out var open) && !open.Commands.IsEmpty ? [.. open.Commands] : [];
-        var traceId = request.TraceId.ToHexString();
+        var settings = _options.CurrentValue;
+        if (commands.Count == 0 && statusCode < 400 && durationMs < settings.SlowEndpointMs
+            && settings.PlainRequestSampling > 1 && Random.Shared.Next(settings.PlainRequestSampling) != 0)
+        {
+            _endpoints.Record(method, route, statusCode, durationMs, 0);
+            return null;
+        }
         var now = _time.GetUtcNow();
-        var threshold = _options.CurrentValue.NPlusOneThreshold;
+        var threshold = settings.NPlusOneThreshold;
         List<NPlusOneFinding> findings = commands.Count < threshold ? [] : [.. commands
             .GroupBy(c => c.Fingerprint)
             .Where(g => g.Count() >= threshold)

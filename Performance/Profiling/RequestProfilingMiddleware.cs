@@ -25,7 +25,8 @@ public sealed class RequestProfilingMiddleware(RequestDelegate next, RequestProf
         }
         var started = Stopwatch.GetTimestamp();
         profiler.Begin(activity);
-        context.Response.Headers[TraceIdHeader] = activity.TraceId.ToHexString();
+        var traceId = activity.TraceId.ToHexString();
+        context.Response.Headers[TraceIdHeader] = traceId;
         try
         {
             await next(context);
@@ -35,7 +36,7 @@ public sealed class RequestProfilingMiddleware(RequestDelegate next, RequestProf
             // Keys come from route templates and standard methods only: a client sending many distinct paths or
             // invented methods must not grow the statistics (one set of histograms per key).
             var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? UnmatchedRoute;
-            profiler.End(activity, StandardMethod(context.Request.Method), route, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            profiler.End(activity, traceId, StandardMethod(context.Request.Method), route, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
