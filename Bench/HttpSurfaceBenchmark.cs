@@ -75,9 +75,9 @@ public static class HttpSurfaceBenchmark
         {
             await Wrk.RunAsync(wrk, scenario.Url, threads, connections, warmupSeconds, scenario.Headers);
         }
-        // The cache entry's TTL is short for a cheap page (minutes), and a recomputed entry has new bytes (its executionMs)
-        // and so a new ETag: every slice on the answer re-primes it and takes the current ETag first, and a slice during
-        // which the entry changed is flagged (its 304s turned into 200s part-way, and one request recomputed).
+        // The cache entry's TTL is short for a cheap page (minutes): every slice on the answer re-primes it and takes the
+        // current ETag first, and a slice during which the entry was recomputed is flagged (one request was a miss; its
+        // bytes, and so its ETag, stay the same while the rows do, since the body carries no timing).
         var results = scenarios.ToDictionary(s => s.Key, _ => new List<WrkResult>());
         var recomputed = 0;
         for (var round = 0; round < rounds; round++)

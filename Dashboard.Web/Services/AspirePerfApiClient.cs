@@ -40,7 +40,10 @@ public sealed class AspirePerfApiClient(HttpClient http)
         {
             var result = await response.Content.ReadFromJsonAsync<QueryResult>(Json, cancellationToken)
                 ?? throw new InvalidOperationException("The API returned an empty query result.");
-            return new QuerySucceeded(result);
+            // The computation's cost comes in a header, so the cached body (and its entity tag) depends on the data only.
+            var cost = response.Headers.TryGetValues("X-Exec-Time", out var costHeader) && double.TryParse(costHeader.FirstOrDefault(),
+                System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ms) ? ms : 0;
+            return new QuerySucceeded(result with { ExecutionMs = cost });
         }
 
         var problem = await ReadProblemAsync(response, cancellationToken);
@@ -129,7 +132,7 @@ public sealed record QueryResult(
     IReadOnlyList<JsonElement[]> Rows,
     int RowCount,
     string? NextCursor,
-    double ExecutionMs);
+    double ExecutionMs = 0);
 
 /// <summary>What running a query came to: <see cref="QuerySucceeded"/>, <see cref="QueryRejected"/> or <see cref="QueryFailed"/>.</summary>
 public abstract record QueryRunOutcome;

@@ -5,7 +5,11 @@ using AspirePerf.Performance.Database.Queries;
 
 namespace AspirePerf.Workforce.Queries;
 
-/// <summary>The body of <c>GET /api/v1/queries/{id}</c>, as the API serves it and as the cache holds it.</summary>
+/// <summary>
+/// The body of <c>GET /api/v1/queries/{id}</c>, as the API serves it and as the cache holds it. It holds the data only:
+/// what computing it cost travels in <c>X-Exec-Time</c>, so an answer recomputed with the same rows has the same bytes,
+/// and the same entity tag (a client's revalidation still gets its 304).
+/// </summary>
 /// <param name="NextCursor">For a listing: the cursor of the page after this one; null on the last page and for aggregates.</param>
 public sealed record QueryResponse(
     string QueryId,
@@ -14,8 +18,7 @@ public sealed record QueryResponse(
     IReadOnlyList<QueryColumn> Columns,
     IReadOnlyList<object?[]> Rows,
     int RowCount,
-    string? NextCursor,
-    double ExecutionMs);
+    string? NextCursor);
 
 /// <summary>
 /// How a registered query's answer is cached: key, profile, tags and body. Shared by the API (which serves it) and
@@ -52,7 +55,7 @@ public static class QueryResponseCache
         var result = await executor.ExecuteAsync(query, parameters, page, cancellationToken);
         var next = result.NextAfter is { } after ? cursors.Create(query, parameters, after) : null;
         var response = new QueryResponse(query.Id, query.Title, parameters.Values, result.Columns, result.Rows,
-            result.RowCount, next, Math.Round(result.ExecutionMs, 2));
+            result.RowCount, next);
         var body = JsonSerializer.SerializeToUtf8Bytes(response, json);
         return new CachedPayload(body, JsonContentType, result.ExecutionMs, time.GetUtcNow(), next);
     }

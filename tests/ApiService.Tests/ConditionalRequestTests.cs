@@ -51,6 +51,15 @@ public sealed class ConditionalRequestTests(InfrastructureFixture infrastructure
         Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
         Assert.Equal(body, await changed.Content.ReadAsByteArrayAsync());
 
+        // Recomputed with the same rows, the answer has the same bytes and tag: its cost is in X-Exec-Time, not in the body.
+        using var recompute = new HttpRequestMessage(HttpMethod.Get, Query);
+        recompute.Headers.Add("X-Api-Key", "dev-operator-key-not-for-production");
+        recompute.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoCache = true };
+        using var recomputed = await client.SendAsync(recompute);
+        Assert.Equal("BYPASS", Assert.Single(recomputed.Headers.GetValues("X-Cache")));
+        Assert.Equal(etag, recomputed.Headers.ETag);
+        Assert.Equal(body, await recomputed.Content.ReadAsByteArrayAsync());
+
         // Another query's answer has another tag.
         using var other = await client.GetAsync("/api/v1/queries/new-hires-per-month?from=2024-02-01");
         Assert.NotEqual(etag, other.Headers.ETag);
