@@ -48,7 +48,8 @@ public sealed partial class AdaptiveCache : IDisposable
     private readonly CacheStatistics _statistics;
     private readonly TimeProvider _time;
     private readonly ILogger<AdaptiveCache> _logger;
-    private readonly ConcurrentDictionary<string, Task<CachedPayload>> _inFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
+    private readonly InvalidationRecord _invalidations;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _cheapOperations = new(StringComparer.Ordinal);
     private volatile bool _anyCheapOperation;
     private readonly MemoryCache _lastGood = new(new MemoryCacheOptions { SizeLimit = 256L * 1024 * 1024 });
@@ -63,6 +64,7 @@ public sealed partial class AdaptiveCache : IDisposable
         _statistics = statistics;
         _time = time;
         _logger = logger;
+        _invalidations = new InvalidationRecord(time);
         _settings = options.CurrentValue;
         _profiles = BuildProfiles(_settings);
         _optionsChange = options.OnChange(o =>
@@ -101,8 +103,17 @@ public sealed partial class AdaptiveCache : IDisposable
         GetOrCreateAsync(request, factory, forceRecompute: false, cancellationToken);
 
     /// <param name="forceRecompute">Skip the cache for this call (an operator's <c>Cache-Control: no-cache</c>).</param>
-    public ValueTask<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, bool forceRecompute, CancellationToken cancellationToken)
+    public ValueTask<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, bool forceRecompute, CancellationToken cancellationToken) =>
+        GetOrCreateAsync(request, factory, forceRecompute ? CacheCallOptions.Recompute : CacheCallOptions.None, cancellationToken);
+
+    /// <param name="flags">
+    /// <see cref="CacheCallOptions.Recompute"/>: skip the cache (an operator's <c>Cache-Control: no-cache</c>);
+    /// <see cref="CacheCallOptions.SkipLocal"/>: read the shared copy in Redis, not this node's memory (and do not keep
+    /// what is read there in memory), for a caller that must see what every node sees.
+    /// </param>
+    public ValueTask<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CacheCallOptions flags, CancellationToken cancellationToken)
     {
+        var forceRecompute = (flags & CacheCallOptions.Recompute) != 0;
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(factory);
         // A timestamp only when someone listens to the latency histogram (OpenTelemetry does in every host).
@@ -113,6 +124,7 @@ public sealed partial class AdaptiveCache : IDisposable
             throw new InvalidOperationException($"Cache profile '{request.Profile}' is not configured (Caching:Profiles).");
         }
         var profile = state.Profile;
+        var useL1 = profile.UseL1 && (flags & CacheCallOptions.SkipLocal) == 0;
 
         var bypassReason = BypassReason(settings, profile, request.Operation, forceRecompute);
         if (bypassReason is not null)
@@ -127,23 +139,23 @@ public sealed partial class AdaptiveCache : IDisposable
         try
         {
             probe = _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
-                ProbeOptions(profile.UseL1), request.Tags, cancellationToken);
+                ProbeOptions(useL1), request.Tags, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogProbeFailed(ex, request.Key);
-            return MissAsync(request, profile, settings, factory, null, started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, null, started, cancellationToken);
         }
         if (!probe.IsCompletedSuccessfully)
         {
-            return MissAsync(request, profile, settings, factory, probe.AsTask(), started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, probe.AsTask(), started, cancellationToken);
         }
 #pragma warning disable CA2012 // Read once, and only after IsCompletedSuccessfully: the documented synchronous fast path.
         var completed = probe.Result;
 #pragma warning restore CA2012
         if (completed is null)
         {
-            return MissAsync(request, profile, settings, factory, null, started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, null, started, cancellationToken);
         }
         RecordL1Hit(state, completed, started);
         return new ValueTask<CacheLookup>(new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null));
@@ -245,7 +257,7 @@ public sealed partial class AdaptiveCache : IDisposable
         return Record(request, new CacheLookup(computed, CacheOutcome.Bypass, CacheTier.Source, null, reason), started);
     }
 
-    private async ValueTask<CacheLookup> MissAsync(CacheRequest request, CacheProfile profile, CachingOptions settings,
+    private async ValueTask<CacheLookup> MissAsync(CacheRequest request, CacheProfile profile, bool useL1, CachingOptions settings,
         Func<CancellationToken, Task<CachedPayload>> factory, Task<CachedPayload?>? pendingProbe, long started, CancellationToken cancellationToken)
     {
         CachedPayload? hit = null;
@@ -259,35 +271,49 @@ public sealed partial class AdaptiveCache : IDisposable
         }
         if (hit is not null)
         {
-            return Record(request, new CacheLookup(hit, CacheOutcome.Hit, CacheTier.L2, null, null), started);
+            if (!_invalidations.InvalidatedSince(request, hit.CreatedAt.UtcTicks))
+            {
+                return Record(request, new CacheLookup(hit, CacheOutcome.Hit, CacheTier.L2, null, null), started);
+            }
+            // Computed before an invalidation this node has applied, and written to Redis after it (by a node that had not
+            // heard of it yet): stale everywhere, so it goes from L1 (where the probe just put it) and from Redis.
+            await RemoveQuietlyAsync(request.Key);
         }
 
-        var computation = new TaskCompletionSource<CachedPayload>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var shared = _inFlight.GetOrAdd(request.Key, computation.Task);
+        var computation = new InFlight(request, _time.GetUtcNow().UtcTicks);
+        var shared = _inFlight.GetOrAdd(request.Key, computation);
         TimeSpan? ttl = null;
         string? reason = null;
-        if (shared == computation.Task)
+        if (shared == computation)
         {
+            // Won the slot. A caller whose probe began before the previous leader stored the value, and who arrives after
+            // that leader gave the slot up, finds it in memory now: the leader writes L1 before it gives the slot up
+            // (and keeps the slot until its Redis write is done, for profiles that live in Redis only).
+            if (await ProbeAfterWinningAsync(request, useL1) is { } stored)
+            {
+                computation.Completion.SetResult(stored);
+                _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
+                return Record(request, new CacheLookup(stored, CacheOutcome.Hit, useL1 ? CacheTier.L1 : CacheTier.L2, null, null), started);
+            }
             // The leader computes for everyone waiting on this key; a caller that gives up does not cancel the others.
             try
             {
                 var payload = await factory(CancellationToken.None);
-                (ttl, reason) = await StoreAsync(request, profile, settings, payload);
-                computation.SetResult(payload);
+                (ttl, reason, var distributedWrite) = await StoreLocallyAsync(request, profile, settings, payload, computation.StartedAt);
+                computation.Completion.SetResult(payload);
+                // The caller has its answer; the Redis write follows, and the slot is given up once it is done.
+                _ = CompleteInBackgroundAsync(request, computation, payload, distributedWrite);
             }
             catch (Exception ex)
             {
-                computation.SetException(ex);
-            }
-            finally
-            {
-                _inFlight.TryRemove(new KeyValuePair<string, Task<CachedPayload>>(request.Key, computation.Task));
+                computation.Completion.SetException(ex);
+                _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
             }
         }
 
         try
         {
-            var payload = await shared.WaitAsync(cancellationToken);
+            var payload = await shared.Completion.Task.WaitAsync(cancellationToken);
             return Record(request, new CacheLookup(payload, CacheOutcome.Miss, CacheTier.Source, ttl, reason), started);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && _lastGood.TryGetValue(request.Key, out CachedPayload? stale) && stale is not null)
@@ -297,7 +323,28 @@ public sealed partial class AdaptiveCache : IDisposable
         }
     }
 
-    private async Task<(TimeSpan? Ttl, string Reason)> StoreAsync(CacheRequest request, CacheProfile profile, CachingOptions settings, CachedPayload payload)
+    private async ValueTask<CachedPayload?> ProbeAfterWinningAsync(CacheRequest request, bool useL1)
+    {
+        try
+        {
+            var probe = await _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+                useL1 ? LocalProbe : ProbeWithoutL1, request.Tags, CancellationToken.None);
+            return probe is not null && !_invalidations.InvalidatedSince(request, probe.CreatedAt.UtcTicks) ? probe : null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogProbeFailed(ex, request.Key);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Admission, then the L1 write (before the caller gets the value, so the next caller finds it in memory). Nothing is
+    /// stored when the key, one of its tags or everything was invalidated after the computation began: its value may
+    /// predate the change. Returns what the Redis write, which follows in the background, should store.
+    /// </summary>
+    private async Task<(TimeSpan? Ttl, string Reason, HybridCacheEntryOptions? DistributedWrite)> StoreLocallyAsync(
+        CacheRequest request, CacheProfile profile, CachingOptions settings, CachedPayload payload, long startedAt)
     {
         var decision = CachePolicy.Decide(profile, settings.Admission, request.Operation, payload.CostMs, payload.Body.Length);
         if (!decision.Store)
@@ -307,21 +354,119 @@ public sealed partial class AdaptiveCache : IDisposable
                 _cheapOperations[request.Operation] = _time.GetUtcNow();
                 _anyCheapOperation = true;
             }
-            return (null, decision.Reason);
+            return (null, decision.Reason, null);
         }
-        var entry = new HybridCacheEntryOptions
+        if (_invalidations.InvalidatedSince(request, startedAt))
         {
-            Expiration = decision.Ttl,
-            LocalCacheExpiration = decision.Ttl,
-            Flags = decision.UseL1 ? HybridCacheEntryFlags.None : HybridCacheEntryFlags.DisableLocalCache,
-        };
-        await _cache.SetAsync(request.Key, payload, entry, request.Tags, CancellationToken.None);
+            return (null, InvalidatedWhileComputing, null);
+        }
+        if (decision.UseL1)
+        {
+            await _cache.SetAsync(request.Key, payload, new HybridCacheEntryOptions
+            {
+                Expiration = decision.Ttl,
+                LocalCacheExpiration = decision.Ttl,
+                Flags = HybridCacheEntryFlags.DisableDistributedCacheWrite,
+            }, request.Tags, CancellationToken.None);
+            // An invalidation recorded between the check above and this write would find nothing to evict: check again.
+            if (_invalidations.InvalidatedSince(request, startedAt))
+            {
+                await RemoveQuietlyAsync(request.Key, localOnly: true);
+                return (null, InvalidatedWhileComputing, null);
+            }
+        }
         _lastGood.Set(request.Key, payload, new MemoryCacheEntryOptions
         {
             AbsoluteExpirationRelativeToNow = decision.Ttl + settings.StaleGracePeriod,
             Size = Math.Max(1, payload.Body.Length),
         });
-        return (decision.Ttl, decision.Reason);
+        return (decision.Ttl, decision.Reason, new HybridCacheEntryOptions
+        {
+            Expiration = decision.Ttl,
+            LocalCacheExpiration = decision.Ttl,
+            Flags = HybridCacheEntryFlags.DisableLocalCacheWrite,
+        });
+    }
+
+    public const string InvalidatedWhileComputing = "not cached: invalidated while computing";
+
+    /// <summary>
+    /// The Redis write of a fresh value, after its caller has it. Skipped when an invalidation came in meanwhile; one
+    /// that comes in after it is still honoured by readers, who compare the value's start time with the invalidations
+    /// they have applied (<see cref="InvalidationRecord"/>). The slot is given up when this is done.
+    /// </summary>
+    private async Task CompleteInBackgroundAsync(CacheRequest request, InFlight computation, CachedPayload payload, HybridCacheEntryOptions? distributedWrite)
+    {
+        try
+        {
+            if (distributedWrite is not null)
+            {
+                if (BeforeDistributedWrite is { } hook)
+                {
+                    await hook(request);
+                }
+                if (!_invalidations.InvalidatedSince(request, computation.StartedAt))
+                {
+                    await _cache.SetAsync(request.Key, payload, distributedWrite, request.Tags, CancellationToken.None);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            LogBackgroundWriteFailed(ex, request.Key);
+        }
+        finally
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
+        }
+    }
+
+    /// <summary>When this node applied each invalidation (tests poll it to know a remote one arrived).</summary>
+    internal InvalidationRecord Invalidations => _invalidations;
+
+    /// <summary>Computations under way on this node (tests wait for a background write to finish).</summary>
+    internal int InFlightCount => _inFlight.Count;
+
+    /// <summary>Test seam: runs before each background Redis write (to hold one back past an invalidation).</summary>
+    internal Func<CacheRequest, Task>? BeforeDistributedWrite { get; set; }
+
+    private async Task RemoveQuietlyAsync(string key, bool localOnly = false)
+    {
+        try
+        {
+            if (localOnly)
+            {
+                _l1.Remove(key);
+            }
+            else
+            {
+                await _cache.RemoveAsync(key, CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogProbeFailed(ex, key);
+        }
+    }
+
+    /// <summary>One computation under way on this node: who asked, when it began, and its result for everyone waiting.</summary>
+    private sealed class InFlight(CacheRequest request, long startedAt)
+    {
+        public CacheRequest Request { get; } = request;
+        public long StartedAt { get; } = startedAt;
+        public TaskCompletionSource<CachedPayload> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>A computation that began before an invalidation no longer takes new callers: they start a fresh one.</summary>
+    private void ForgetInFlight(Func<CacheRequest, bool> invalidated)
+    {
+        foreach (var (key, computation) in _inFlight)
+        {
+            if (invalidated(computation.Request))
+            {
+                _inFlight.TryRemove(new KeyValuePair<string, InFlight>(key, computation));
+            }
+        }
     }
 
     // "Cheap" is remembered for a minute, then measured again: data and plans change.
@@ -362,6 +507,7 @@ public sealed partial class AdaptiveCache : IDisposable
 
     public async Task InvalidateKeyAsync(string key, CancellationToken cancellationToken = default)
     {
+        RecordKeyInvalidation(key);
         await _cache.RemoveAsync(key, cancellationToken);
         _metrics.Invalidated("key", "local");
         await RaiseAsync(new CacheInvalidation(NodeId, CacheInvalidationKind.Key, key));
@@ -369,6 +515,7 @@ public sealed partial class AdaptiveCache : IDisposable
 
     public async Task InvalidateTagAsync(string tag, CancellationToken cancellationToken = default)
     {
+        RecordTagInvalidation(tag);
         await _cache.RemoveByTagAsync(tag, cancellationToken);
         _metrics.Invalidated("tag", "local");
         await RaiseAsync(new CacheInvalidation(NodeId, CacheInvalidationKind.Tag, tag));
@@ -376,6 +523,7 @@ public sealed partial class AdaptiveCache : IDisposable
 
     public async Task InvalidateAllAsync(CancellationToken cancellationToken = default)
     {
+        RecordAllInvalidation();
         await _cache.RemoveByTagAsync("*", cancellationToken);
         _lastGood.Clear();
         _cheapOperations.Clear();
@@ -394,20 +542,43 @@ public sealed partial class AdaptiveCache : IDisposable
         switch (invalidation.Kind)
         {
             case CacheInvalidationKind.Key:
+                RecordKeyInvalidation(invalidation.Value);
                 await _cache.RemoveAsync(invalidation.Value);
                 break;
             case CacheInvalidationKind.Tag:
+                RecordTagInvalidation(invalidation.Value);
                 // Also records the tag's invalidation time locally: HybridCache reads a tag's time from L2 only
                 // the first time it meets the tag, so without this a node that had read it would never see it change.
                 await _cache.RemoveByTagAsync(invalidation.Value);
                 break;
             default:
+                RecordAllInvalidation();
                 await _cache.RemoveByTagAsync("*");
                 _lastGood.Clear();
                 _cheapOperations.Clear();
                 break;
         }
         _metrics.Invalidated(invalidation.Kind.ToString().ToLowerInvariant(), "remote");
+    }
+
+    // Recorded before the eviction: a computation that began earlier either sees the record when it stores, or stores
+    // before the eviction, which then removes it.
+    private void RecordKeyInvalidation(string key)
+    {
+        _invalidations.Key(key);
+        ForgetInFlight(r => r.Key == key);
+    }
+
+    private void RecordTagInvalidation(string tag)
+    {
+        _invalidations.Tag(tag);
+        ForgetInFlight(r => r.Tags.Contains(tag));
+    }
+
+    private void RecordAllInvalidation()
+    {
+        _invalidations.All();
+        ForgetInFlight(static _ => true);
     }
 
     /// <summary>Drops every L1 entry (after a Redis outage, when invalidations may have been missed).</summary>
@@ -445,8 +616,22 @@ public sealed partial class AdaptiveCache : IDisposable
     [LoggerMessage(LogLevel.Warning, "Cache probe for {Key} failed; treating it as a miss")]
     private partial void LogProbeFailed(Exception ex, string key);
 
+    [LoggerMessage(LogLevel.Warning, "Writing {Key} to Redis after answering failed; other nodes will compute it themselves")]
+    private partial void LogBackgroundWriteFailed(Exception ex, string key);
+
     [LoggerMessage(LogLevel.Warning, "Recomputing {Key} failed; serving the last good value ({Age} old)")]
     private partial void LogServedStale(Exception ex, string key, TimeSpan age);
+}
+
+/// <summary>Per-call choices for <see cref="AdaptiveCache.GetOrCreateAsync(CacheRequest, Func{CancellationToken, Task{CachedPayload}}, CacheCallOptions, CancellationToken)"/>.</summary>
+[Flags]
+public enum CacheCallOptions
+{
+    None = 0,
+    /// <summary>Compute, skipping the cache (the result is not stored either).</summary>
+    Recompute = 1,
+    /// <summary>Read Redis, not this node's memory, and keep nothing read in memory.</summary>
+    SkipLocal = 2,
 }
 
 public enum CacheInvalidationKind

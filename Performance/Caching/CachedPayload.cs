@@ -9,7 +9,8 @@ using Microsoft.Extensions.Caching.Hybrid;
 namespace AspirePerf.Performance.Caching;
 
 /// <summary>
-/// A cached response: the serialized body as sent to clients, its content type, what computing it cost and when, and
+/// A cached response: the serialized body as sent to clients, its content type, what computing it cost and when it
+/// began (<see cref="CreatedAt"/>: a value reflects no change made after that instant; invalidations compare with it), and
 /// for a paged answer the opaque continuation (the next page's cursor). Immutable, so HybridCache hands out the same
 /// instance on an L1 hit instead of deserializing a copy; what is derived from the body (entity tag, compressed
 /// forms) is computed on first use and kept with it, so a hit never hashes or compresses again.

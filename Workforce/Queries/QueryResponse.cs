@@ -52,11 +52,13 @@ public static class QueryResponseCache
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(time);
+        // The value is dated by when reading began: an invalidation after this instant may not be reflected in it.
+        var startedAt = time.GetUtcNow();
         var result = await executor.ExecuteAsync(query, parameters, page, cancellationToken);
         var next = result.NextAfter is { } after ? cursors.Create(query, parameters, after) : null;
         var response = new QueryResponse(query.Id, query.Title, parameters.Values, result.Columns, result.Rows,
             result.RowCount, next);
         var body = JsonSerializer.SerializeToUtf8Bytes(response, json);
-        return new CachedPayload(body, JsonContentType, result.ExecutionMs, time.GetUtcNow(), next);
+        return new CachedPayload(body, JsonContentType, result.ExecutionMs, startedAt, next);
     }
 }
