@@ -5,6 +5,7 @@ using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AspirePerf.Performance.Caching;
 
@@ -54,9 +55,13 @@ public sealed partial class AdaptiveCache : IDisposable
     private volatile bool _anyCheapOperation;
     private readonly MemoryCache _lastGood = new(new MemoryCacheOptions { SizeLimit = 256L * 1024 * 1024 });
 
+    private readonly CacheLeases _leases;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<bool>> _readyWaiters = new(StringComparer.Ordinal);
+
     public AdaptiveCache(HybridCache cache, EvictionCountingMemoryCache l1, IOptionsMonitor<CachingOptions> options, CacheMetrics metrics,
-        CacheStatistics statistics, TimeProvider time, ILogger<AdaptiveCache> logger)
+        CacheStatistics statistics, TimeProvider time, ILogger<AdaptiveCache> logger, CacheLeases leases)
     {
+        _leases = leases;
         _cache = cache;
         _l1 = l1;
         _options = options;
@@ -295,6 +300,18 @@ public sealed partial class AdaptiveCache : IDisposable
                 _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
                 return Record(request, new CacheLookup(stored, CacheOutcome.Hit, useL1 ? CacheTier.L1 : CacheTier.L2, null, null), started);
             }
+            // Across the cluster: one node computes under a lease in Redis, the others wait for its value.
+            CacheLease? lease = null;
+            if (settings.Lease.Enabled)
+            {
+                (lease, var fromAnotherNode) = await CoordinateAsync(request, settings);
+                if (fromAnotherNode is not null)
+                {
+                    computation.Completion.SetResult(fromAnotherNode);
+                    _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
+                    return Record(request, new CacheLookup(fromAnotherNode, CacheOutcome.Hit, CacheTier.L2, null, null), started);
+                }
+            }
             // The leader computes for everyone waiting on this key; a caller that gives up does not cancel the others.
             try
             {
@@ -302,12 +319,13 @@ public sealed partial class AdaptiveCache : IDisposable
                 (ttl, reason, var distributedWrite) = await StoreLocallyAsync(request, profile, settings, payload, computation.StartedAt);
                 computation.Completion.SetResult(payload);
                 // The caller has its answer; the Redis write follows, and the slot is given up once it is done.
-                _ = CompleteInBackgroundAsync(request, computation, payload, distributedWrite);
+                _ = CompleteInBackgroundAsync(request, computation, payload, distributedWrite, lease);
             }
             catch (Exception ex)
             {
                 computation.Completion.SetException(ex);
                 _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
+                _ = ReleaseAsync(request, lease, stored: false);
             }
         }
 
@@ -395,8 +413,10 @@ public sealed partial class AdaptiveCache : IDisposable
     /// that comes in after it is still honoured by readers, who compare the value's start time with the invalidations
     /// they have applied (<see cref="InvalidationRecord"/>). The slot is given up when this is done.
     /// </summary>
-    private async Task CompleteInBackgroundAsync(CacheRequest request, InFlight computation, CachedPayload payload, HybridCacheEntryOptions? distributedWrite)
+    private async Task CompleteInBackgroundAsync(CacheRequest request, InFlight computation, CachedPayload payload,
+        HybridCacheEntryOptions? distributedWrite, CacheLease? lease)
     {
+        var stored = false;
         try
         {
             if (distributedWrite is not null)
@@ -405,9 +425,11 @@ public sealed partial class AdaptiveCache : IDisposable
                 {
                     await hook(request);
                 }
-                if (!_invalidations.InvalidatedSince(request, computation.StartedAt))
+                // Fencing: a holder whose lease lapsed (another node took over) leaves the write to the newer holder.
+                if (!_invalidations.InvalidatedSince(request, computation.StartedAt) && lease?.Held != false)
                 {
                     await _cache.SetAsync(request.Key, payload, distributedWrite, request.Tags, CancellationToken.None);
+                    stored = true;
                 }
             }
         }
@@ -418,6 +440,103 @@ public sealed partial class AdaptiveCache : IDisposable
         finally
         {
             _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
+            await ReleaseAsync(request, lease, stored);
+        }
+    }
+
+    /// <summary>Gives the lease back and tells the waiting nodes whether the value is in Redis for them.</summary>
+    private async Task ReleaseAsync(CacheRequest request, CacheLease? lease, bool stored)
+    {
+        if (lease is null)
+        {
+            return;
+        }
+        try
+        {
+            await lease.DisposeAsync();
+            await RaiseAsync(new CacheInvalidation(NodeId, stored ? CacheInvalidationKind.Ready : CacheInvalidationKind.NotStored, request.Key));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogBackgroundWriteFailed(ex, request.Key);
+        }
+    }
+
+    /// <summary>
+    /// Takes the key's lease, or waits for the node that holds it: told by the backplane when its value is in Redis,
+    /// looking there every <see cref="CacheLeaseOptions.PollInterval"/> in any case. When the lease lapses or is released
+    /// without a value, this node tries to take it over; after <see cref="CacheLeaseOptions.MaxWait"/>, or while Redis
+    /// does not answer, it computes alone. Never a deadlock, never an unbounded wait.
+    /// </summary>
+    private async Task<(CacheLease? Lease, CachedPayload? Value)> CoordinateAsync(CacheRequest request, CachingOptions settings)
+    {
+        var options = settings.Lease;
+        var deadline = _time.GetUtcNow() + options.MaxWait;
+        var waited = false;
+        try
+        {
+            while (true)
+            {
+                if (await _leases.TryAcquireAsync(settings.Namespace, request.Key, options) is { } lease)
+                {
+                    _leases.Record(waited ? LeaseOutcome.TakenOver : LeaseOutcome.Won);
+                    return (lease, null);
+                }
+                waited = true;
+                while (true)
+                {
+                    if (_time.GetUtcNow() >= deadline)
+                    {
+                        _leases.Record(LeaseOutcome.Bypassed);
+                        return (null, null);
+                    }
+                    var ready = _readyWaiters.GetOrAdd(request.Key, static _ => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+                    try
+                    {
+                        await ready.Task.WaitAsync(options.PollInterval, _time);
+                    }
+                    catch (TimeoutException)
+                    {
+                    }
+                    if (await ProbeSharedAsync(request) is { } value)
+                    {
+                        _leases.Record(LeaseOutcome.Waited);
+                        return (null, value);
+                    }
+                    if (ready.Task.IsCompletedSuccessfully && !ready.Task.Result)
+                    {
+                        // The holder computed a value that is not kept (cheap, too large): each node computes its own.
+                        _leases.Record(LeaseOutcome.Bypassed);
+                        return (null, null);
+                    }
+                    if (!await _leases.IsHeldAsync(settings.Namespace, request.Key, options))
+                    {
+                        break; // lapsed (its holder died) or released without a value: take it over
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // Whatever went wrong with Redis, this node's callers still get an answer: it computes alone.
+            LogLeaseUnavailable(request.Key, ex.GetType().Name + ": " + ex.Message);
+            _leases.Record(LeaseOutcome.Bypassed);
+            return (null, null);
+        }
+    }
+
+    private async ValueTask<CachedPayload?> ProbeSharedAsync(CacheRequest request)
+    {
+        try
+        {
+            var probe = await _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+                ProbeWithL1, request.Tags, CancellationToken.None);
+            return probe is not null && !_invalidations.InvalidatedSince(request, probe.CreatedAt.UtcTicks) ? probe : null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogProbeFailed(ex, request.Key);
+            return null;
         }
     }
 
@@ -539,6 +658,15 @@ public sealed partial class AdaptiveCache : IDisposable
         {
             return;
         }
+        if (invalidation.Kind is CacheInvalidationKind.Ready or CacheInvalidationKind.NotStored)
+        {
+            // Not an invalidation: another node's value for a key this node may be waiting on.
+            if (_readyWaiters.TryRemove(invalidation.Value, out var waiter))
+            {
+                waiter.TrySetResult(invalidation.Kind == CacheInvalidationKind.Ready);
+            }
+            return;
+        }
         switch (invalidation.Kind)
         {
             case CacheInvalidationKind.Key:
@@ -616,6 +744,9 @@ public sealed partial class AdaptiveCache : IDisposable
     [LoggerMessage(LogLevel.Warning, "Cache probe for {Key} failed; treating it as a miss")]
     private partial void LogProbeFailed(Exception ex, string key);
 
+    [LoggerMessage(LogLevel.Warning, "Cache lease for {Key} unavailable ({Message}): computing on this node alone")]
+    private partial void LogLeaseUnavailable(string key, string message);
+
     [LoggerMessage(LogLevel.Warning, "Writing {Key} to Redis after answering failed; other nodes will compute it themselves")]
     private partial void LogBackgroundWriteFailed(Exception ex, string key);
 
@@ -639,6 +770,10 @@ public enum CacheInvalidationKind
     Key,
     Tag,
     All,
+    /// <summary>Not an invalidation: a lease holder's value for this key is in Redis.</summary>
+    Ready,
+    /// <summary>Not an invalidation: a lease holder computed this key's value but did not keep it.</summary>
+    NotStored,
 }
 
 public sealed record CacheInvalidation(string Origin, CacheInvalidationKind Kind, string Value);

@@ -33,6 +33,10 @@ public sealed class CachingOptions : IValidatableObject
     [ValidateObjectMembers]
     public AdmissionOptions Admission { get; set; } = new();
 
+    /// <summary>One computation per key across the cluster (a lease per key in Redis).</summary>
+    [ValidateObjectMembers]
+    public CacheLeaseOptions Lease { get; set; } = new();
+
     /// <summary>The in-process cache (L1): how many bytes it may hold and how much a compaction frees.</summary>
     [ValidateObjectMembers]
     public L1CacheOptions L1 { get; set; } = new();

@@ -59,6 +59,7 @@ public static class CachingServiceCollectionExtensions
             o.MaximumPayloadBytes = maxBytes;
             o.MaximumKeyLength = 512;
         }).AddSerializer<CachedPayload, CachedPayloadSerializer>();
+        services.AddSingleton<CacheLeases>();
         services.AddSingleton<AdaptiveCache>();
         services.AddHostedService<CacheBackplane>();
         return services;
