@@ -36,7 +36,7 @@ public static class MicroBenchmarks
             .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
         var rest = args.Where((a, i) => a is not ("--cache" or "--workforce") && (i == 0 || args[i - 1] is not ("--cache" or "--workforce"))).ToArray();
-        BenchmarkSwitcher.FromTypes([typeof(CacheHitBenchmarks), typeof(UncachedQueryBenchmark)]).Run(rest.Length == 0 ? ["--filter", "*"] : rest, config);
+        BenchmarkSwitcher.FromTypes([typeof(CacheHitBenchmarks), typeof(CacheMissBenchmarks), typeof(UncachedQueryBenchmark)]).Run(rest.Length == 0 ? ["--filter", "*"] : rest, config);
         return 0;
     }
 

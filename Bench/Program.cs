@@ -5,6 +5,7 @@ return args switch
     ["workload", .. var rest] => await WorkloadBenchmark.RunAsync(rest),
     ["cache-http", .. var rest] => await CacheHttpBenchmark.RunAsync(rest),
     ["micro", .. var rest] => MicroBenchmarks.Run(rest),
+    ["cache-stampede", .. var rest] => await CacheStampedeBenchmark.RunAsync(rest),
     ["backplane", .. var rest] => await BackplaneBenchmark.RunAsync(rest),
     ["profiling-http", .. var rest] => await ProfilingHttpBenchmark.RunAsync(rest),
     ["advisor", .. var rest] => await AdvisorBenchmark.RunAsync(rest),
@@ -29,7 +30,11 @@ static int Usage()
                      [--uncached-runs 7] [--operator-key KEY]
               Side by side: the query uncached, the query cached under load, the constant-JSON endpoint of the same size.
           micro --cache "<redis connection string>" --workforce "<npgsql connection string>" [BenchmarkDotNet args]
-              BenchmarkDotNet: raw HybridCache L1 hit vs AdaptiveCache L1 hit, L2 hit over Redis, uncached query.
+              BenchmarkDotNet: raw HybridCache L1 hit vs AdaptiveCache L1 hit, L2 hit over Redis, uncached query; miss + set on a
+              fresh key (raw HybridCache vs AdaptiveCache with the lease on and off). --filter "*CacheHit*" "*CacheMiss*" skips PostgreSQL.
+          cache-stampede --cache "<redis connection string>" [--callers 50] [--runs 30] [--factory-ms 50]
+              Callers on one cold key: the slowest caller's wait against the factory's time and a Redis round trip (medians),
+              raw HybridCache vs AdaptiveCache with the lease on and off, in one process.
           profiling-http [--api URL] [--query wage-percentiles] [--connections 16] [--duration 5] [--rounds 4] [--operator-key KEY]
               Query-endpoint throughput with request profiling on vs off, alternating slices in one run.
           advisor --workforce "<npgsql connection string>" [--api URL] [--runs 3] [--keep] [--check-declined] [--operator-key KEY]
