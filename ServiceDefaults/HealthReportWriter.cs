@@ -16,7 +16,8 @@ public static class HealthReportWriter
         ArgumentNullException.ThrowIfNull(report);
 
         context.Response.ContentType = "application/json; charset=utf-8";
-        context.Response.Headers.CacheControl = "no-store";
+        // A probe must see the state now: never stored (no-store), and never reused unrevalidated by a cache that keeps it anyway.
+        context.Response.Headers.CacheControl = "no-store, no-cache";
         var body = new HealthReportDto(
             report.Status.ToString(),
             Math.Round(report.TotalDuration.TotalMilliseconds, 2),

@@ -82,4 +82,19 @@ public sealed class ConditionalRequestTests(InfrastructureFixture infrastructure
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.True(response.Headers.CacheControl?.NoStore, $"{path}: Cache-Control {response.Headers.CacheControl}");
     }
+
+    [Theory]
+    [InlineData("/health")]
+    [InlineData("/alive")]
+    public async Task Health_is_never_served_from_a_cache(string path)
+    {
+        var database = await infrastructure.CreateDatabaseAsync("healthcache");
+        await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
+        using var client = factory.CreateClient();
+
+        using var response = await client.GetAsync(path);
+
+        // ASP.NET Core's health checks answer no-store, no-cache (and Pragma/Expires for old caches): a probe sees now.
+        Assert.True(response.Headers.CacheControl is { NoCache: true, NoStore: true }, $"{path}: Cache-Control {response.Headers.CacheControl}");
+    }
 }
