@@ -40,12 +40,16 @@ public static class AppHostProcess
         "--AppHost:SeedingScale=20000",
     ];
 
-    /// <summary>Starts the AppHost; with <paramref name="ownProcessGroup"/> it leads a new process group, as a terminal's foreground job does.</summary>
+    /// <summary>
+    /// Starts the AppHost; with <paramref name="ownProcessGroup"/> it leads a new process group with SIGINT at its
+    /// default, as a terminal's foreground job does. (A test run launched as a background job of a non-interactive shell
+    /// inherits SIGINT ignored, and .NET keeps an inherited ignore: without the reset, Ctrl+C could not be tested there.)
+    /// </summary>
     public static ManagedProcess Start(IEnumerable<string> arguments, TextWriter log, int dashboardPort, bool ownProcessGroup = false)
     {
         IEnumerable<string> dotnet = ["dotnet", DllPath, .. arguments];
         return ownProcessGroup
-            ? ManagedProcess.Start("apphost", "setsid", dotnet, log, Environment(dashboardPort))
+            ? ManagedProcess.Start("apphost", "setsid", ["env", "--default-signal=INT", .. dotnet], log, Environment(dashboardPort))
             : ManagedProcess.Start("apphost", "dotnet", dotnet.Skip(1), log, Environment(dashboardPort));
     }
 
