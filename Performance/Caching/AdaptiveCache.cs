@@ -294,7 +294,7 @@ public sealed partial class AdaptiveCache : IDisposable
             // Won the slot. A caller whose probe began before the previous leader stored the value, and who arrives after
             // that leader gave the slot up, finds it in memory now: the leader writes L1 before it gives the slot up
             // (and keeps the slot until its Redis write is done, for profiles that live in Redis only).
-            if (await ProbeAfterWinningAsync(request, useL1) is { } stored)
+            if (await ProbeValidAsync(request, useL1 ? LocalProbe : ProbeWithoutL1) is { } stored)
             {
                 computation.Completion.SetResult(stored);
                 _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
@@ -341,13 +341,14 @@ public sealed partial class AdaptiveCache : IDisposable
         }
     }
 
-    private async ValueTask<CachedPayload?> ProbeAfterWinningAsync(CacheRequest request, bool useL1)
+    /// <summary>A stored value no invalidation applied here has outdated, or null; never computes.</summary>
+    private async ValueTask<CachedPayload?> ProbeValidAsync(CacheRequest request, HybridCacheEntryOptions probe)
     {
         try
         {
-            var probe = await _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
-                useL1 ? LocalProbe : ProbeWithoutL1, request.Tags, CancellationToken.None);
-            return probe is not null && !_invalidations.InvalidatedSince(request, probe.CreatedAt.UtcTicks) ? probe : null;
+            var found = await _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+                probe, request.Tags, CancellationToken.None);
+            return found is not null && !_invalidations.InvalidatedSince(request, found.CreatedAt.UtcTicks) ? found : null;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -498,7 +499,7 @@ public sealed partial class AdaptiveCache : IDisposable
                     catch (TimeoutException)
                     {
                     }
-                    if (await ProbeSharedAsync(request) is { } value)
+                    if (await ProbeValidAsync(request, ProbeWithL1) is { } value)
                     {
                         _leases.Record(LeaseOutcome.Waited);
                         return (null, value);
@@ -522,21 +523,6 @@ public sealed partial class AdaptiveCache : IDisposable
             LogLeaseUnavailable(request.Key, ex.GetType().Name + ": " + ex.Message);
             _leases.Record(LeaseOutcome.Bypassed);
             return (null, null);
-        }
-    }
-
-    private async ValueTask<CachedPayload?> ProbeSharedAsync(CacheRequest request)
-    {
-        try
-        {
-            var probe = await _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
-                ProbeWithL1, request.Tags, CancellationToken.None);
-            return probe is not null && !_invalidations.InvalidatedSince(request, probe.CreatedAt.UtcTicks) ? probe : null;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogProbeFailed(ex, request.Key);
-            return null;
         }
     }
 
