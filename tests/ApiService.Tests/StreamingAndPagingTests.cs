@@ -169,6 +169,7 @@ public sealed class StreamingAndPagingTests(InfrastructureFixture infrastructure
             ($"{Spells}?sector=EDU&cursor={cursor}", "cursor"), // another query's parameters
             ($"{Spells}/rows?sector=EDU&cursor={cursor}", "cursor"),
             ($"{Spells}?sector=CON&cursor=not-a-cursor", "cursor"),
+            ($"{Spells}?sector=CON&cursor=%00%ff", "cursor"), // a control character and a non-ASCII one
             ($"{Spells}?sector=CON&cursor={new string('A', 5000)}", "cursor"),
             ($"{Spells}?sector=CON&cursor={cursor}&cursor={cursor}", "cursor"),
             ($"{Spells}?limit=0", "limit"),

@@ -20,6 +20,8 @@ public sealed partial class QueryCursors
     private const int TagLength = 16;
     private const int Length = 1 + 8 + TagLength;
     private const int MaxTextLength = 64;
+    private static readonly System.Buffers.SearchValues<char> Alphabet =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
     private readonly byte[] _key;
 
     public QueryCursors(IOptions<QueryExecutionOptions> options, ILogger<QueryCursors> logger)
@@ -54,7 +56,9 @@ public sealed partial class QueryCursors
     {
         after = 0;
         Span<byte> cursor = stackalloc byte[Length + 3];
-        if (text is null || text.Length > MaxTextLength || !Base64Url.TryDecodeFromChars(text, cursor, out var written)
+        // Only the base64url alphabet is decoded: anything else (control characters, non-ASCII) is refused before it.
+        if (text is null || text.Length > MaxTextLength || text.AsSpan().ContainsAnyExcept(Alphabet)
+            || !Base64Url.TryDecodeFromChars(text, cursor, out var written)
             || written != Length || cursor[0] != Version)
         {
             return false;
