@@ -25,6 +25,7 @@ app.MapDefaultEndpoints();
 app.MapApiReference();
 app.MapSystemApi();
 app.MapQueriesApi();
+app.MapAnalysesApi();
 app.MapPerfApi();
 app.MapJobsApi();
 app.MapAuditApi();

@@ -320,10 +320,7 @@ public sealed record QueryDescriptor(
     IReadOnlyList<string> Tables)
 {
     public static QueryDescriptor From(QueryDefinition q) => new(q.Id, q.Title, q.Description, q.Kind,
-        [.. q.Parameters.Select(p => new QueryParameterDescriptor(p.Name, p.Type, p.Description, p.Required, p.Default, p.Example,
-            p.Minimum, p.Maximum,
-            p.MinimumDate, p.MaximumDate, p.AllowedValues, p.Type == QueryParameterType.Text ? p.MaxLength : null))],
-        q.Columns, q.Tables);
+        [.. q.Parameters.Select(QueryParameterDescriptor.From)], q.Columns, q.Tables);
 }
 
 public sealed record QueryParameterDescriptor(
@@ -338,4 +335,8 @@ public sealed record QueryParameterDescriptor(
     DateOnly? MinimumDate,
     DateOnly? MaximumDate,
     IReadOnlyList<string>? AllowedValues,
-    int? MaxLength);
+    int? MaxLength)
+{
+    public static QueryParameterDescriptor From(QueryParameter p) => new(p.Name, p.Type, p.Description, p.Required, p.Default, p.Example,
+        p.Minimum, p.Maximum, p.MinimumDate, p.MaximumDate, p.AllowedValues, p.Type == QueryParameterType.Text ? p.MaxLength : null);
+}

@@ -47,6 +47,7 @@ internal static class Extensions
         builder.Services.AddJobQueue(builder.Configuration);
         builder.Services.AddSingleton<AuditLog>();
         builder.Services.AddSingleton<QueryEndpoint>();
+        builder.Services.AddWorkforceAnalyses(builder.Configuration);
         builder.Services.AddWorkforceJobTypes();
         builder.Services.AddSingleton<IValidateOptions<CachingOptions>, QueryCacheProfilesExist>();
         builder.AddApiKeyAuthentication();

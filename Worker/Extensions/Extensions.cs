@@ -36,6 +36,7 @@ internal static class Extensions
         builder.Services.AddAdaptiveCaching(builder.Configuration);
         builder.Services.AddRecurringJob(new RecurringJob(CacheWarmJob.TypeName, TimeSpan.FromMinutes(5), new CacheWarmJob()));
         builder.Services.AddJobQueue(builder.Configuration);
+        builder.Services.AddWorkforceAnalyses(builder.Configuration);
         builder.Services.AddWorkforceJobTypes();
         builder.Services.AddWorkforceJobHandlers();
         builder.Services.AddJobRetention(TimeSpan.FromHours(1));

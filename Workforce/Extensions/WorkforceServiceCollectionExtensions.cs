@@ -1,5 +1,7 @@
 using AspirePerf.Performance.Database;
 using AspirePerf.Performance.Database.Queries;
+using AspirePerf.Performance.Orchestration;
+using AspirePerf.Workforce.Analyses;
 using AspirePerf.Workforce.Data;
 using AspirePerf.Workforce.Queries;
 using AspirePerf.Workforce.Seeding;
@@ -22,6 +24,26 @@ public static class WorkforceServiceCollectionExtensions
         services.TryAddSingleton<QueryExecutor>();
         services.TryAddSingleton<QueryCursors>();
         services.TryAddSingleton<IStatementSamples, RegistryStatementSamples>();
+        return services;
+    }
+
+    /// <summary>
+    /// The registered analyses and their runner (both modes). Every graph is validated here, so a broken one fails the
+    /// start with a message naming it. Needs AddWorkforceQueries, AddAdaptiveCaching and AddJobQueue.
+    /// </summary>
+    public static IServiceCollection AddWorkforceAnalyses(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<OrchestrationOptions>()
+            .Bind(configuration.GetSection(OrchestrationOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(new AnalysisRegistry(WorkforceAnalyses.All, new QueryRegistry(WorkforceQueries.All)));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<OrchestrationTelemetry>();
+        services.TryAddSingleton<AnalysisRunner>();
+        services.TryAddSingleton<CachedQueryStepRunner>();
+        services.TryAddSingleton<IQueryStepRunner>(sp => sp.GetRequiredService<CachedQueryStepRunner>());
+        services.TryAddSingleton<QueueStepRunner>();
         return services;
     }
 

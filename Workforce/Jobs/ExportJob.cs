@@ -4,6 +4,8 @@ using System.IO.Compression;
 using System.Text.Json.Serialization;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Performance.Jobs;
+using AspirePerf.Performance.Orchestration;
+using AspirePerf.Workforce.Analyses;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AspirePerf.Workforce.Jobs;
@@ -117,6 +119,10 @@ public static class WorkforceJobTypes
         });
         services.AddJobType<CacheWarmJob>(CacheWarmJob.TypeName, static (job, sp) => CacheWarmJob.Validate(job, sp.GetRequiredService<QueryRegistry>()));
         services.AddJobType<JobRetentionPayload>(JobRetentionHandler.TypeName);
+        services.AddJobType<AnalysisJob>(AnalysisJob.TypeName, static (job, sp) => AnalysisJob.Bind(job, sp.GetRequiredService<AnalysisRegistry>()).Errors);
+        services.AddJobType<AnalysisStepJob>(AnalysisStepJob.TypeName, static (job, sp) => sp.GetRequiredService<QueryRegistry>().Find(job.QueryId) is null
+            ? new Dictionary<string, string[]> { ["queryId"] = [$"Unknown query '{job.QueryId}'."] }
+            : null);
         return services;
     }
 
@@ -125,6 +131,8 @@ public static class WorkforceJobTypes
     {
         services.AddJobHandler<ExportJob, ExportJobHandler>(ExportJob.TypeName);
         services.AddJobHandler<CacheWarmJob, CacheWarmJobHandler>(CacheWarmJob.TypeName);
+        services.AddJobHandler<AnalysisJob, AnalysisJobHandler>(AnalysisJob.TypeName);
+        services.AddJobHandler<AnalysisStepJob, AnalysisStepJobHandler>(AnalysisStepJob.TypeName);
         return services;
     }
 }

@@ -14,25 +14,37 @@ public static class QueryParameterBinder
         IEnumerable<KeyValuePair<string, IReadOnlyList<string?>>> raw)
     {
         ArgumentNullException.ThrowIfNull(query);
+        return Bind($"query '{query.Id}'", query.Parameters, query.Rules, raw);
+    }
+
+    /// <summary>The same binding for anything with a parameter schema (an analysis, too); <paramref name="owner"/> names it in messages.</summary>
+    public static (BoundParameters? Values, Dictionary<string, string[]> Errors) Bind(
+        string owner,
+        IReadOnlyList<QueryParameter> parameters,
+        IReadOnlyList<QueryRule> rules,
+        IEnumerable<KeyValuePair<string, IReadOnlyList<string?>>> raw)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(rules);
         ArgumentNullException.ThrowIfNull(raw);
 
         var errors = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
         var supplied = new Dictionary<string, IReadOnlyList<string?>>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, values) in raw)
         {
-            if (query.Parameters.Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)))
+            if (parameters.Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)))
             {
                 supplied[name] = values;
             }
             else
             {
-                var allowed = query.Parameters.Count == 0 ? "none" : string.Join(", ", query.Parameters.Select(p => p.Name));
-                Add(errors, name, $"Unknown parameter for query '{query.Id}'. Allowed parameters: {allowed}.");
+                var allowed = parameters.Count == 0 ? "none" : string.Join(", ", parameters.Select(p => p.Name));
+                Add(errors, name, $"Unknown parameter for {owner}. Allowed parameters: {allowed}.");
             }
         }
 
         var bound = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
-        foreach (var parameter in query.Parameters)
+        foreach (var parameter in parameters)
         {
             if (!supplied.TryGetValue(parameter.Name, out var values) || values.Count == 0 || values.All(string.IsNullOrWhiteSpace))
             {
@@ -62,7 +74,7 @@ public static class QueryParameterBinder
         if (errors.Count == 0)
         {
             var result = new BoundParameters(bound);
-            foreach (var rule in query.Rules.Where(rule => !rule.Holds(result)))
+            foreach (var rule in rules.Where(rule => !rule.Holds(result)))
             {
                 Add(errors, rule.Parameter, rule.Message);
             }

@@ -1,0 +1,424 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using AspirePerf.Performance.Database.Queries;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AspirePerf.Performance.Orchestration;
+
+/// <summary>Section <c>Orchestration</c>.</summary>
+public sealed class OrchestrationOptions
+{
+    public const string SectionName = "Orchestration";
+
+    /// <summary>
+    /// Steps running at once in this process, over every analysis. Null: half the database pool (Database:MaxPoolSize
+    /// or the connection string's), so analyses never starve the API's own queries; never more than the pool.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 1000)]
+    public int? MaxParallelSteps { get; set; }
+
+    /// <summary>Steps of one analysis running at once.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 1000)]
+    public int MaxParallelStepsPerAnalysis { get; set; } = 4;
+
+    /// <summary>A step not done by then is timed out: its dependents are skipped, the others go on.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan StepTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long <c>GET /api/v1/analyses/{id}</c> may run when the caller gives no <c>deadlineMs</c>.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan DefaultDeadline { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest deadline a request may ask for; longer analyses run as <c>analysis</c> jobs.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan MaxDeadline { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Distributed mode: how often the coordinator looks for finished step jobs.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    public TimeSpan StepPollInterval { get; set; } = TimeSpan.FromMilliseconds(5);
+}
+
+/// <summary>Runs one query step somewhere: in this process through the cache, or as a job on the queue.</summary>
+public interface IQueryStepRunner
+{
+    /// <summary>The mode's name in reports: <c>in-process</c> or <c>distributed</c>.</summary>
+    string Mode { get; }
+
+    /// <param name="inputs">The query's parameters as query-string text (<see cref="AnalysisGraph.RawInputs"/>).</param>
+    /// <param name="bypassCache">Compute, neither reading nor writing the cache (benchmarks).</param>
+    Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache, CancellationToken cancellationToken);
+}
+
+/// <param name="Cache">hit, miss, stale or bypass: how the cache answered.</param>
+public sealed record QueryStepResult(StepOutput Output, string Cache);
+
+[JsonConverter(typeof(JsonStringEnumConverter<StepStatus>))]
+public enum StepStatus
+{
+    [JsonStringEnumMemberName("pending")]
+    Pending,
+    [JsonStringEnumMemberName("running")]
+    Running,
+    [JsonStringEnumMemberName("succeeded")]
+    Succeeded,
+    [JsonStringEnumMemberName("failed")]
+    Failed,
+    [JsonStringEnumMemberName("timed_out")]
+    TimedOut,
+    [JsonStringEnumMemberName("skipped")]
+    Skipped,
+    [JsonStringEnumMemberName("cancelled")]
+    Cancelled,
+}
+
+/// <summary>complete: every step succeeded; partial: some did; failed: none did.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<AnalysisStatus>))]
+public enum AnalysisStatus
+{
+    [JsonStringEnumMemberName("complete")]
+    Complete,
+    [JsonStringEnumMemberName("partial")]
+    Partial,
+    [JsonStringEnumMemberName("failed")]
+    Failed,
+}
+
+/// <summary>One step's outcome. Times are ms from the analysis's start; rows are absent unless it succeeded.</summary>
+public sealed record StepReport(
+    string Id,
+    string Title,
+    string Kind,
+    string? QueryId,
+    IReadOnlyList<string> DependsOn,
+    IReadOnlyDictionary<string, string>? Parameters,
+    StepStatus Status,
+    string? Error,
+    string? Cache,
+    double? StartedMs,
+    double? ElapsedMs,
+    IReadOnlyList<QueryColumn>? Columns,
+    IReadOnlyList<object?[]>? Rows,
+    int? RowCount);
+
+/// <summary>
+/// An analysis's answer: every step's report and the timings a reader needs to judge the run: wall time, the sum of
+/// step times (what running them one after another costs), the critical path (the longest dependency chain of step
+/// times: the best any schedule could do) and the achieved parallelism (serial ÷ wall).
+/// </summary>
+public sealed record AnalysisReport(
+    string AnalysisId,
+    string Title,
+    IReadOnlyDictionary<string, object?> Parameters,
+    AnalysisStatus Status,
+    string Mode,
+    DateTimeOffset StartedAt,
+    double ElapsedMs,
+    double SerialMs,
+    double CriticalPathMs,
+    double Parallelism,
+    int MaxConcurrentSteps,
+    IReadOnlyList<StepReport> Steps);
+
+/// <param name="Deadline">The whole analysis's time limit: steps still running then are timed out.</param>
+/// <param name="OnStepFinished">Called after each step ends (succeeded or not), with how many of all steps have ended.</param>
+public sealed record AnalysisRunOptions(bool BypassCache = false, TimeSpan? Deadline = null, Func<StepReport, int, int, Task>? OnStepFinished = null);
+
+/// <summary>
+/// Runs analyses: each step starts as soon as all its dependencies have succeeded (no waves), at most
+/// <see cref="OrchestrationOptions.MaxParallelStepsPerAnalysis"/> per analysis and
+/// <see cref="OrchestrationOptions.MaxParallelSteps"/> in this process; a step that fails or times out skips exactly the
+/// steps downstream of it. Hand-written: no served library schedules a DAG over async steps (TPL Dataflow is a pipeline,
+/// not a dependency graph with failure propagation).
+/// </summary>
+public sealed partial class AnalysisRunner : IDisposable
+{
+    private readonly QueryRegistry _queries;
+    private readonly OrchestrationOptions _options;
+    private readonly OrchestrationTelemetry _telemetry;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AnalysisRunner> _logger;
+    private readonly SemaphoreSlim _global;
+
+    public AnalysisRunner(QueryRegistry queries, IOptions<OrchestrationOptions> options, OrchestrationTelemetry telemetry, TimeProvider time,
+        ILogger<AnalysisRunner> logger, NpgsqlDataSource? dataSource = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        (_queries, _options, _telemetry, _time, _logger) = (queries, options.Value, telemetry, time, logger);
+        var pool = dataSource is null ? 100 : new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxPoolSize;
+        GlobalLimit = Math.Min(_options.MaxParallelSteps ?? Math.Max(1, pool / 2), pool);
+        _global = new SemaphoreSlim(GlobalLimit, GlobalLimit);
+    }
+
+    /// <summary>Steps that may run at once in this process (over every analysis).</summary>
+    public int GlobalLimit { get; }
+
+    public void Dispose() => _global.Dispose();
+
+    public async Task<AnalysisReport> RunAsync(AnalysisDefinition analysis, BoundParameters parameters, IQueryStepRunner runner,
+        AnalysisRunOptions run, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(analysis);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(run);
+        using var activity = OrchestrationTelemetry.Source.StartActivity($"analysis {analysis.Id}");
+        activity?.SetTag("aspireperf.analysis", analysis.Id);
+        activity?.SetTag("aspireperf.analysis.mode", runner.Mode);
+
+        var startedAt = _time.GetUtcNow();
+        var clock = Stopwatch.StartNew();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (run.Deadline is { } limit)
+        {
+            deadline.CancelAfter(limit);
+        }
+        var state = new RunState(analysis);
+        var running = new Dictionary<Task, AnalysisStep>();
+        var concurrent = 0;
+        var maxConcurrent = 0;
+
+        void StartReady()
+        {
+            while (running.Count < _options.MaxParallelStepsPerAnalysis && state.Ready.TryDequeue(out var step))
+            {
+                var task = RunStepAsync(analysis, step, parameters, state, runner, run, clock, OnStart, activity, deadline.Token);
+                running[task] = step;
+            }
+        }
+        void OnStart()
+        {
+            var now = Interlocked.Increment(ref concurrent);
+            int seen;
+            while (now > (seen = Volatile.Read(ref maxConcurrent)) && Interlocked.CompareExchange(ref maxConcurrent, now, seen) != seen)
+            {
+            }
+        }
+
+        StartReady();
+        while (running.Count > 0)
+        {
+            var finished = await Task.WhenAny(running.Keys);
+            var step = running[finished];
+            running.Remove(finished);
+            Interlocked.Decrement(ref concurrent);
+            var report = state.Reports[step.Id];
+            if (report.Status == StepStatus.Succeeded)
+            {
+                state.Succeeded(step.Id);
+            }
+            else
+            {
+                foreach (var skipped in state.SkipDownstream(step.Id))
+                {
+                    await Notify(run, state, skipped);
+                }
+            }
+            await Notify(run, state, state.Reports[step.Id]);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The caller went away: nothing new starts; what runs sees its token cancelled and ends soon.
+                state.Ready.Clear();
+            }
+            StartReady();
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var reports = analysis.Steps.Select(s => state.Reports[s.Id]).ToList();
+        var serial = reports.Sum(r => r.ElapsedMs ?? 0);
+        var elapsed = clock.Elapsed.TotalMilliseconds;
+        var status = reports.All(r => r.Status == StepStatus.Succeeded) ? AnalysisStatus.Complete
+            : reports.Any(r => r.Status == StepStatus.Succeeded) ? AnalysisStatus.Partial : AnalysisStatus.Failed;
+        _telemetry.AnalysisFinished(analysis.Id, runner.Mode, status);
+        activity?.SetTag("aspireperf.analysis.status", status.ToString().ToLowerInvariant());
+        if (status != AnalysisStatus.Complete)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, $"{status}: {string.Join(", ", reports.Where(r => r.Status != StepStatus.Succeeded).Select(r => $"{r.Id} {r.Status}"))}");
+        }
+        return new AnalysisReport(analysis.Id, analysis.Title, parameters.Values, status, runner.Mode, startedAt,
+            Math.Round(elapsed, 2), Math.Round(serial, 2), Math.Round(CriticalPath(analysis, state.Reports), 2),
+            elapsed > 0 ? Math.Round(serial / elapsed, 2) : 0, maxConcurrent, reports);
+    }
+
+    private static async Task Notify(AnalysisRunOptions run, RunState state, StepReport report)
+    {
+        state.Ended++;
+        if (run.OnStepFinished is { } notify)
+        {
+            await notify(report, state.Ended, state.Reports.Count);
+        }
+    }
+
+    private async Task RunStepAsync(AnalysisDefinition analysis, AnalysisStep step, BoundParameters parameters, RunState state,
+        IQueryStepRunner runner, AnalysisRunOptions run, Stopwatch clock, Action onStart, Activity? parent, CancellationToken deadline)
+    {
+        await Task.Yield(); // the scheduler loop goes on starting other ready steps
+        var outputs = state.OutputsFor(step);
+        IReadOnlyDictionary<string, string>? inputs = null;
+        double? startedMs = null;
+        var stepClock = new Stopwatch();
+        var holdsSlot = false;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(deadline);
+        timeout.CancelAfter(step.Timeout ?? _options.StepTimeout);
+        using var activity = OrchestrationTelemetry.Source.StartActivity($"step {step.Id}", ActivityKind.Internal, parent?.Context ?? default);
+        activity?.SetTag("aspireperf.analysis", analysis.Id);
+        activity?.SetTag("aspireperf.analysis.step", step.Id);
+        if (step.QueryId is not null)
+        {
+            activity?.SetTag("aspireperf.query", step.QueryId);
+        }
+        try
+        {
+            await _global.WaitAsync(timeout.Token);
+            holdsSlot = true;
+            onStart();
+            startedMs = clock.Elapsed.TotalMilliseconds;
+            stepClock.Start();
+            _telemetry.StepStarted();
+            QueryStepResult result;
+            if (step.IsQuery)
+            {
+                var query = _queries.Find(step.QueryId!)!;
+                inputs = AnalysisGraph.RawInputs(step, parameters, outputs);
+                result = await runner.RunAsync(query, inputs, run.BypassCache, timeout.Token).WaitAsync(timeout.Token);
+            }
+            else
+            {
+                result = new QueryStepResult(step.Synthesis!(new SynthesisContext(parameters, outputs)), "none");
+            }
+            stepClock.Stop();
+            state.Complete(step, Report(step, inputs, StepStatus.Succeeded, null, result.Cache, startedMs, stepClock, result.Output), result.Output);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            stepClock.Stop();
+            var why = deadline.IsCancellationRequested
+                ? "The analysis's deadline passed (or its caller went away) before this step finished."
+                : $"Did not finish within its timeout of {(step.Timeout ?? _options.StepTimeout).TotalMilliseconds:0} ms.";
+            state.Complete(step, Report(step, inputs, StepStatus.TimedOut, why, null, startedMs, stepClock, null), null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            stepClock.Stop();
+            LogStepFailed(analysis.Id, step.Id, ex.GetType().Name + ": " + ex.Message);
+            state.Complete(step, Report(step, inputs, StepStatus.Failed, ex.Message, null, startedMs, stepClock, null), null);
+        }
+        finally
+        {
+            if (holdsSlot)
+            {
+                _global.Release();
+                _telemetry.StepEnded(analysis.Id, step.Id, state.Reports[step.Id].Status, stepClock.Elapsed);
+            }
+            activity?.SetTag("aspireperf.analysis.step.status", state.Reports[step.Id].Status.ToString().ToLowerInvariant());
+            if (state.Reports[step.Id].Status != StepStatus.Succeeded)
+            {
+                activity?.SetStatus(ActivityStatusCode.Error, state.Reports[step.Id].Error);
+            }
+        }
+    }
+
+    private static StepReport Report(AnalysisStep step, IReadOnlyDictionary<string, string>? inputs, StepStatus status, string? error,
+        string? cache, double? startedMs, Stopwatch clock, StepOutput? output) =>
+        new(step.Id, step.Title, step.IsQuery ? "query" : "synthesis", step.QueryId, [.. step.DependsOn], inputs, status, error, cache,
+            startedMs is { } s ? Math.Round(s, 2) : null, startedMs is null ? null : Math.Round(clock.Elapsed.TotalMilliseconds, 2),
+            output?.Columns, output?.Rows, output?.Rows.Count);
+
+    /// <summary>The longest chain of step times through the graph (steps that never ran count as zero).</summary>
+    public static double CriticalPath(AnalysisDefinition analysis, IReadOnlyDictionary<string, StepReport> reports)
+    {
+        ArgumentNullException.ThrowIfNull(analysis);
+        ArgumentNullException.ThrowIfNull(reports);
+        var finish = new Dictionary<string, double>(StringComparer.Ordinal);
+        var byId = analysis.Steps.ToDictionary(s => s.Id, StringComparer.Ordinal);
+        double Finish(string id) => finish.TryGetValue(id, out var known) ? known
+            : finish[id] = byId[id].DependsOn.Select(Finish).DefaultIfEmpty(0).Max() + (reports[id].ElapsedMs ?? 0);
+        return analysis.Steps.Select(s => Finish(s.Id)).DefaultIfEmpty(0).Max();
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Analysis {Analysis}: step {Step} failed: {Error}")]
+    private partial void LogStepFailed(string analysis, string step, string error);
+
+    /// <summary>One run's bookkeeping; the scheduler loop is its only writer of the queue and counts, steps write their own report.</summary>
+    private sealed class RunState
+    {
+        private readonly Dictionary<string, int> _waitingOn = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, List<AnalysisStep>> _dependents = new(StringComparer.Ordinal);
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StepOutput> _outputs = new(StringComparer.Ordinal);
+
+        public RunState(AnalysisDefinition analysis)
+        {
+            foreach (var step in analysis.Steps)
+            {
+                var dependencies = step.DependsOn.ToList();
+                _waitingOn[step.Id] = dependencies.Count;
+                foreach (var dependency in dependencies)
+                {
+                    (_dependents.TryGetValue(dependency, out var list) ? list : _dependents[dependency] = []).Add(step);
+                }
+                Reports[step.Id] = new StepReport(step.Id, step.Title, step.IsQuery ? "query" : "synthesis", step.QueryId, dependencies,
+                    null, StepStatus.Pending, null, null, null, null, null, null, null);
+                if (dependencies.Count == 0)
+                {
+                    Ready.Enqueue(step);
+                }
+            }
+        }
+
+        public Queue<AnalysisStep> Ready { get; } = new();
+
+        public System.Collections.Concurrent.ConcurrentDictionary<string, StepReport> Reports { get; } = new(StringComparer.Ordinal);
+
+        public int Ended { get; set; }
+
+        public Dictionary<string, StepOutput> OutputsFor(AnalysisStep step) =>
+            step.DependsOn.ToDictionary(d => d, d => _outputs[d], StringComparer.Ordinal);
+
+        public void Complete(AnalysisStep step, StepReport report, StepOutput? output)
+        {
+            if (output is not null)
+            {
+                _outputs[step.Id] = output;
+            }
+            Reports[step.Id] = report;
+        }
+
+        public void Succeeded(string id)
+        {
+            foreach (var dependent in _dependents.GetValueOrDefault(id) ?? [])
+            {
+                if (--_waitingOn[dependent.Id] == 0 && Reports[dependent.Id].Status == StepStatus.Pending)
+                {
+                    Ready.Enqueue(dependent);
+                }
+            }
+        }
+
+        /// <summary>Marks every step downstream of <paramref name="id"/> skipped; returns their reports.</summary>
+        public List<StepReport> SkipDownstream(string id)
+        {
+            var skipped = new List<StepReport>();
+            var pending = new Queue<(string Cause, AnalysisStep Step)>((_dependents.GetValueOrDefault(id) ?? []).Select(d => (id, d)));
+            while (pending.TryDequeue(out var next))
+            {
+                if (Reports[next.Step.Id].Status != StepStatus.Pending)
+                {
+                    continue;
+                }
+                var report = Reports[next.Step.Id] with
+                {
+                    Status = StepStatus.Skipped,
+                    Error = $"Skipped: step '{next.Cause}' did not succeed.",
+                };
+                Reports[next.Step.Id] = report;
+                skipped.Add(report);
+                foreach (var further in _dependents.GetValueOrDefault(next.Step.Id) ?? [])
+                {
+                    pending.Enqueue((next.Step.Id, further));
+                }
+            }
+            return skipped;
+        }
+    }
+}
