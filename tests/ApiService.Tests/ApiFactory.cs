@@ -13,7 +13,8 @@ public sealed class ApiFactory(
     string cacheConnectionString,
     int? workerPort = null,
     Dictionary<string, string>? settings = null,
-    string environment = "Development")
+    string environment = "Development",
+    Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -28,6 +29,10 @@ public sealed class ApiFactory(
         foreach (var (key, value) in settings ?? [])
         {
             builder.UseSetting(key, value);
+        }
+        if (services is not null)
+        {
+            Microsoft.AspNetCore.TestHost.WebHostBuilderExtensions.ConfigureTestServices(builder, services);
         }
     }
 }

@@ -21,4 +21,7 @@ public static class Eventually
             await Task.Delay(200);
         }
     }
+
+    public static Task TrueAsync(Func<bool> condition, TimeSpan timeout, string what) =>
+        ReturnsAsync(() => Task.FromResult(condition()), done => done, timeout, what);
 }

@@ -20,7 +20,7 @@ public sealed class QueryExecutionTests(InfrastructureFixture infrastructure) : 
         await WorkforceDatabase.InitializeAsync(_seeded, seed: 11, scale: 6_000);
         _handWritten = await infrastructure.CreateDatabaseAsync("queries_tiny");
         await WorkforceDatabase.MigrateAsync(_handWritten);
-        await WorkforceDatabase.ExecuteAsync(_handWritten, TinyDataset);
+        await WorkforceDatabase.ExecuteAsync(_handWritten, WorkforceDatabase.HandWrittenDataset);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -162,30 +162,4 @@ public sealed class QueryExecutionTests(InfrastructureFixture infrastructure) : 
     }
 
     private static KeyValuePair<string, IReadOnlyList<string?>> Raw(string name, string value) => new(name, [value]);
-
-    /// <summary>
-    /// At 2025-06-30: employer 1 (CON, CAP) has spells 1 and 5 active, employer 2 (FIN, COA) has 3 and 4 (4 starts that
-    /// day, 5 ends that day: both count). Spell 2 ended 2025-01-31, spell 6 starts 2025-07-01.
-    /// </summary>
-    private const string TinyDataset = """
-        INSERT INTO sectors (id, code, name) VALUES (1, 'CON', 'Construction'), (6, 'FIN', 'Finance');
-        INSERT INTO regions (id, code, name) VALUES (1, 'CAP', 'Capital'), (2, 'COA', 'Coastal');
-        INSERT INTO occupations (id, code, title, major_group, skill_level) VALUES (1, '1120', 'Managers', 1, 4), (31, '9111', 'Cleaners', 9, 1);
-        INSERT INTO employers (id, name, sector_id, region_id, size_band, ownership, founded_year) VALUES
-          (1, 'A', 1, 1, 'small', 'private', 2000), (2, 'B', 6, 2, 'micro', 'public', 2010);
-        INSERT INTO persons (id, nationality_group, gender, birth_year, education) VALUES
-          (1, 'citizen', 'female', 1990, 'bachelor'), (2, 'expatriate', 'male', 1985, 'secondary'),
-          (3, 'citizen', 'male', 1980, 'master'), (4, 'citizen', 'female', 1975, 'none'), (5, 'expatriate', 'male', 1995, 'secondary');
-        INSERT INTO employment_spells (id, person_id, employer_id, occupation_id, start_date, end_date, monthly_wage, contract_type) VALUES
-          (1, 1, 1, 1, '2020-01-01', NULL, 10000, 'permanent'),
-          (2, 2, 1, 31, '2024-03-15', '2025-01-31', 2000, 'fixed_term'),
-          (3, 2, 2, 31, '2025-02-10', NULL, 2500, 'fixed_term'),
-          (4, 3, 2, 1, '2025-06-30', NULL, 20000, 'permanent'),
-          (5, 4, 1, 31, '2023-05-01', '2025-06-30', 1800, 'part_time'),
-          (6, 5, 1, 31, '2025-07-01', NULL, 2200, 'temporary');
-        INSERT INTO vacancies (id, employer_id, occupation_id, posted_date, filled_date, offered_wage) VALUES
-          (1, 1, 31, '2024-01-10', '2024-01-20', 2000), (2, 1, 31, '2024-03-01', '2024-03-31', 2100),
-          (3, 2, 31, '2024-05-01', NULL, 2300), (4, 2, 1, '2024-02-01', '2024-04-01', 15000),
-          (5, 2, 1, '2023-12-31', '2024-01-05', 16000);
-        """;
 }
