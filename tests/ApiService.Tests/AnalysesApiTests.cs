@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using AspirePerf.ApiService.Apis;
@@ -297,6 +298,39 @@ public sealed class AnalysesApiTests(InfrastructureFixture infrastructure) : IAs
         // At Jun 30, CON's groups are managers (spell 1, 10,000) and cleaners (spell 5, 1,800), one employee each: the
         // employee-weighted median of the two group medians is the lower one.
         Assert.Equal(1800m, rows["sector_median_wage_weighted"][1].GetDecimal());
+    }
+
+    [Fact]
+    public async Task Each_step_is_a_span_under_the_analysis_span_under_the_request_and_step_metrics_are_exported()
+    {
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "AspirePerf" or "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        using var response = await _client.GetAsync("/api/v1/analyses/wage-gap-study?asOf=2024-06-30");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var traceId = response.Headers.GetValues("X-Trace-Id").Single();
+
+        var trace = spans.Where(a => a.TraceId.ToString() == traceId).ToList();
+        var analysis = Assert.Single(trace, a => a.OperationName == "analysis wage-gap-study");
+        var request = Assert.Single(trace, a => a.Source.Name == "Microsoft.AspNetCore");
+        Assert.Equal(request.SpanId, analysis.ParentSpanId);
+        var steps = trace.Where(a => a.OperationName.StartsWith("step ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(WorkforceAnalyses.All.Single(a => a.Id == "wage-gap-study").Steps.Select(s => "step " + s.Id).Order(), steps.Select(s => s.OperationName).Order());
+        Assert.All(steps, s => Assert.Equal(analysis.SpanId, s.ParentSpanId));
+        Assert.All(steps, s => Assert.Equal("succeeded", s.GetTagItem("aspireperf.analysis.step.status")));
+
+        var metrics = await Eventually.ReturnsAsync(() => _client.GetStringAsync("/metrics"),
+            body => body.Contains("aspireperf_analysis_step_duration_seconds_bucket", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "step histogram");
+        Assert.Contains("analysis=\"wage-gap-study\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("step=\"gender-gap\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("aspireperf_analysis_steps_running", metrics, StringComparison.Ordinal);
+        Assert.Contains("aspireperf_analysis_runs_total", metrics, StringComparison.Ordinal);
     }
 
     private (ApiFactory Factory, ProbedStepRunner Probe) Probed(Dictionary<string, string>? settings = null)

@@ -64,6 +64,7 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
         builder.Services.AddNpgsqlDataSource(_database);
         builder.Services.AddWorkforceQueries(builder.Configuration);
         builder.Services.AddJobQueue(builder.Configuration);
+        builder.Services.AddWorkforceAnalyses(builder.Configuration);
         builder.Services.AddWorkforceJobTypes();
         builder.Services.AddWorkforceJobHandlers();
         builder.Services.AddSingleton(_progress);
@@ -236,6 +237,37 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
             Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
             Assert.Equal("HIT", answer.Headers.GetValues("X-Cache").Single());
         }
+    }
+
+    [Fact]
+    public async Task An_analysis_job_reports_progress_per_step_and_stores_the_report_as_its_result()
+    {
+        using var response = await _client.PostAsJsonAsync("/api/v1/jobs", new
+        {
+            type = "analysis",
+            payload = new { analysisId = "sector-briefing", parameters = new Dictionary<string, string> { ["sector"] = "HLT" } },
+        });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+
+        var job = await WaitForStateAsync(response.Headers.Location!.ToString(), "completed");
+
+        Assert.Equal(100, job.GetProperty("progress").GetInt32());
+        Assert.StartsWith("7 of 7 steps: briefing succeeded", job.GetProperty("progressMessage").GetString(), StringComparison.Ordinal);
+        var report = job.GetProperty("result");
+        Assert.Equal("complete", report.GetProperty("status").GetString());
+        Assert.Equal("in-process", report.GetProperty("mode").GetString());
+        Assert.Equal(7, report.GetProperty("steps").EnumerateArray().Count(s => s.GetProperty("status").GetString() == "succeeded"));
+    }
+
+    [Fact]
+    public async Task Analysis_jobs_are_validated_like_the_analyses_api()
+    {
+        await AssertProblemAsync(new { type = "analysis", payload = new { analysisId = "nope" } }, "payload.analysisId");
+        await AssertProblemAsync(new { type = "analysis", payload = new { analysisId = "sector-briefing" } }, "payload.parameters.sector");
+        await AssertProblemAsync(new { type = "analysis", payload = new { analysisId = "sector-briefing", parameters = new { sector = "XYZ" } } },
+            "payload.parameters.sector");
+        await AssertProblemAsync(new { type = "analysis", payload = new { analysisId = "wage-gap-study", mode = "everywhere" } }, "payload.mode");
+        await AssertProblemAsync(new { type = "analysis-step", payload = new { queryId = "nope", inputs = new { } } }, "payload.queryId");
     }
 
     private async Task AssertProblemAsync(object body, string parameter)
