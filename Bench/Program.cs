@@ -14,6 +14,7 @@ return args switch
     ["http-surface", .. var rest] => await HttpSurfaceBenchmark.RunAsync(rest),
     ["bare-kestrel", .. var rest] => await BareKestrel.RunAsync(rest),
     ["stream-rows", .. var rest] => await StreamRowsBenchmark.RunAsync(rest),
+    ["sla", .. var rest] => await AspirePerf.Bench.Sla.SlaCommand.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -51,6 +52,12 @@ static int Usage()
               With wrk, side by side in interleaved rounds (medians): a bare Kestrel minimal API (child process) sending the same
               bytes, a cached ~4 KB employment-spells page, the same with Accept-Encoding: br, the same revalidated (304), and the
               API's constant endpoint of the same size; with each server process's CPU time per request (from /proc).
+          sla [--api URL] [--scenarios Bench/sla-scenarios.json] [--scenario NAME]... [--duration S] [--warmup S] [--runs N]
+              [--rate-scale X] [--out DIR] [--save-baseline NAME | --baseline NAME] [--min-effect 0.05] [--alpha 0.05]
+              [--metrics URL,URL] [--api-key KEY]
+              The SLA suite (docs/sla.md): open-model (constant arrival rate, latency from the intended start) or closed-model
+              scenarios; percentiles per scenario and endpoint, resource use, JSON + Markdown + .hgrm + latency.png per run;
+              baselines compared with a Mann–Whitney U test. Exit 0 pass, 3 SLA breach, 4 regression.
           bare-kestrel [--port 5399] [--bytes 4096]
               A minimal Kestrel app answering GET / with a constant JSON body of that size (http-surface starts it).
           stream-rows [--api URL] [--workforce "<npgsql connection string>"] [--rounds 3] [--warmup 1] [--api-pid PID]
