@@ -62,7 +62,7 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
         var distributed = await RunToCompletionAsync(first.Queue, new AnalysisJob(id) { Parameters = parameters, Mode = "distributed" });
         var inProcess = await RunToCompletionAsync(first.Queue, new AnalysisJob(id) { Parameters = parameters, Mode = "in-process", BypassCache = true });
 
-        Assert.Equal("complete", inProcess.GetProperty("status").GetString());
+        AssertComplete(inProcess);
         AssertSameAnswers(inProcess, distributed);
         var queryStepCount = distributed.GetProperty("steps").EnumerateArray().Count(s => s.GetProperty("kind").GetString() == "query");
         var owners = await StepJobOwnersAsync(first);
@@ -104,7 +104,7 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
             settings: new() { ["Orchestration:StepTimeout"] = "00:05:00" });
         var dataSource = coordinator.Services.GetRequiredService<NpgsqlDataSource>();
         var inProcess = await RunToCompletionAsync(coordinator.Queue, new AnalysisJob("vacancy-pressure") { Mode = "in-process", BypassCache = true });
-        Assert.Equal("complete", inProcess.GetProperty("status").GetString());
+        AssertComplete(inProcess);
 
         // Hold the one step that reads vacancies (time-to-fill) mid-query: an exclusive lock, in a transaction kept open.
         await using var locker = await dataSource.OpenConnectionAsync();
@@ -142,7 +142,7 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
             await using var survivor = await StartAnalysisHostAsync(coordinator: false);
             var distributed = await WaitForResultAsync(coordinator.Queue, job.Id);
 
-            Assert.Equal("complete", distributed.GetProperty("status").GetString());
+            AssertComplete(distributed);
             AssertSameAnswers(inProcess, distributed);
             var rerun = (await coordinator.Queue.GetAsync(stepId!.Value))!;
             Assert.Equal(JobState.Completed, rerun.State);
@@ -166,6 +166,41 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
                 worker.Kill(entireProcessTree: true);
             }
         }
+    }
+
+    [Fact]
+    public async Task A_step_job_whose_database_session_is_terminated_runs_again_and_the_analysis_completes()
+    {
+        await using var coordinator = await StartAnalysisHostAsync(coordinator: true, steps: false);
+        var dataSource = coordinator.Services.GetRequiredService<NpgsqlDataSource>();
+        var inProcess = await RunToCompletionAsync(coordinator.Queue, new AnalysisJob("vacancy-pressure") { Mode = "in-process", BypassCache = true });
+        await using var steps = await StartAnalysisHostAsync(coordinator: false, settings: new() { ["Jobs:BackoffBase"] = "00:00:00.100" });
+
+        // time-to-fill waits on a lock, then its session is ended by the server (as a failover or an operator would):
+        // a dropped connection, which the step job's attempts are there for.
+        await using var locker = await dataSource.OpenConnectionAsync();
+        await using var lockTransaction = await locker.BeginTransactionAsync();
+        await using (var take = new NpgsqlCommand("LOCK TABLE vacancies IN ACCESS EXCLUSIVE MODE", locker, lockTransaction))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+        var job = await coordinator.Queue.EnqueueAsync(AnalysisJob.TypeName, new AnalysisJob("vacancy-pressure") { Mode = "distributed", BypassCache = true });
+        var waiting = await Eventually.ReturnsAsync(() => BackendWaitingOnAsync(dataSource, "vacancies"), pid => pid is not null, Patience,
+            "the time-to-fill step waits for the lock");
+        await using (var terminate = dataSource.CreateCommand("SELECT pg_terminate_backend($1)"))
+        {
+            terminate.Parameters.Add(new() { Value = waiting!.Value });
+            Assert.True((bool)(await terminate.ExecuteScalarAsync())!);
+        }
+        await lockTransaction.RollbackAsync();
+        var distributed = await WaitForResultAsync(coordinator.Queue, job.Id);
+
+        AssertComplete(distributed);
+        AssertSameAnswers(inProcess, distributed);
+        var step = (await coordinator.Queue.GetAsync((await StepJobIdAsync(dataSource, "vacancy-time-to-fill"))!.Value))!;
+        Assert.Equal(JobState.Completed, step.State);
+        Assert.Equal(2, step.Attempt);
+        Assert.Contains("57P01", Assert.Single(step.Errors).Error, StringComparison.Ordinal);
     }
 
     /// <summary>A processor host wired as the Worker wires analyses: queries, the Redis-backed cache, analyses, the job types.</summary>
@@ -221,6 +256,10 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
         Assert.True(done!.State == JobState.Completed, $"analysis job {id} ended {done.State}: {string.Join("; ", done.Errors.Select(e => e.Error))}");
         return done.Result!.Value;
     }
+
+    private static void AssertComplete(JsonElement report) => Assert.True(report.GetProperty("status").GetString() == "complete",
+        $"{report.GetProperty("mode")} run ended {report.GetProperty("status")}: " + string.Join("; ", report.GetProperty("steps").EnumerateArray()
+            .Where(s => s.GetProperty("status").GetString() != "succeeded").Select(s => $"{s.GetProperty("id")} {s.GetProperty("status")}: {s.GetProperty("error")}")));
 
     /// <summary>Everything but timings and cache outcomes, step by step.</summary>
     private static void AssertSameAnswers(JsonElement inProcess, JsonElement distributed)
@@ -279,6 +318,18 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
             owners.Add(reader.GetString(0));
         }
         return owners;
+    }
+
+    /// <summary>The server process of a session waiting for a lock on <paramref name="table"/>, if one is.</summary>
+    private static async Task<int?> BackendWaitingOnAsync(NpgsqlDataSource dataSource, string table)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+             WHERE NOT l.granted AND c.relname = $1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             LIMIT 1
+            """);
+        command.Parameters.Add(new() { Value = table });
+        return (int?)await command.ExecuteScalarAsync();
     }
 
     private static async Task<long?> StepJobIdAsync(NpgsqlDataSource dataSource, string queryId)
