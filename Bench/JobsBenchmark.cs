@@ -349,25 +349,26 @@ public static class JobsBenchmark
         return builder.Build();
     }
 
-    private static async Task<string> EnsureDatabaseAsync(string server)
+    /// <summary>Creates <paramref name="database"/> (a constant name) on the server if missing; returns its connection string.</summary>
+    internal static async Task<string> EnsureDatabaseAsync(string server, string database = BenchDatabase)
     {
         await using (var dataSource = NpgsqlDataSource.Create(server))
         {
-            if (await ScalarAsync(dataSource, $"SELECT count(*) FROM pg_database WHERE datname = '{BenchDatabase}'") == 0)
+            if (await ScalarAsync(dataSource, $"SELECT count(*) FROM pg_database WHERE datname = '{database}'") == 0)
             {
-                await ExecuteAsync(dataSource, $"CREATE DATABASE {BenchDatabase}");
+                await ExecuteAsync(dataSource, $"CREATE DATABASE {database}");
             }
         }
-        return new NpgsqlConnectionStringBuilder(server) { Database = BenchDatabase, MaxPoolSize = 200 }.ConnectionString;
+        return new NpgsqlConnectionStringBuilder(server) { Database = database, MaxPoolSize = 200 }.ConnectionString;
     }
 
-    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
+    internal static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
     {
         await using var command = dataSource.CreateCommand(sql);
         await command.ExecuteNonQueryAsync();
     }
 
-    private static async Task<long> ScalarAsync(NpgsqlDataSource dataSource, string sql)
+    internal static async Task<long> ScalarAsync(NpgsqlDataSource dataSource, string sql)
     {
         await using var command = dataSource.CreateCommand(sql);
         return (long)(await command.ExecuteScalarAsync())!;

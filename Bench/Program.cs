@@ -15,6 +15,7 @@ return args switch
     ["bare-kestrel", .. var rest] => await BareKestrel.RunAsync(rest),
     ["stream-rows", .. var rest] => await StreamRowsBenchmark.RunAsync(rest),
     ["sla", .. var rest] => await AspirePerf.Bench.Sla.SlaCommand.RunAsync(rest),
+    ["analyses", .. var rest] => await AnalysesBenchmark.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -64,6 +65,11 @@ static int Usage()
               Streams employment-spells/rows as NDJSON (1,000,000 rows) sampling the API's RSS every 100 ms, side by side with
               COPY of the same SELECT through Npgsql's text export. --workforce defaults to the AppHost's local server
               (localhost:55432, password from .data/secrets.json).
+          analyses --workforce "<npgsql connection string>" --cache "<redis connection string>" [--runs 7] [--warmup 2]
+                   [--workers 2] [--scale 1000000] [--seed 42]
+              Every analysis, caches bypassed, side by side and interleaved: serial (1 step at a time), parallel, and distributed
+              (analysis jobs on Worker processes it starts from the built Worker); wall vs critical-path bound, saving vs serial,
+              achieved parallelism, distributed overhead per step. Seeds the database analyses_bench on that server.
         """);
     return 2;
 }

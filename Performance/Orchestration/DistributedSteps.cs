@@ -81,7 +81,9 @@ public sealed class StepJobFailedException(long jobId, string error) : Exception
 
 /// <summary>
 /// Runs an <c>analysis-step</c> job with this process's in-process step runner (so through its cache). A failure that
-/// would fail again (bad inputs, a query error or timeout) discards the job at once; anything else is retried.
+/// would fail again (bad inputs, a query error or timeout) discards the job at once; anything else is retried, including
+/// a server error Npgsql calls transient (the session terminated by a failover or an operator, a deadlock, too many
+/// connections): the same step on a new connection can succeed.
 /// </summary>
 public sealed class AnalysisStepJobHandler(QueryRegistry queries, IQueryStepRunner local) : IJobHandler<AnalysisStepJob>
 {
@@ -94,7 +96,7 @@ public sealed class AnalysisStepJobHandler(QueryRegistry queries, IQueryStepRunn
             var result = await local.RunAsync(query, job.Payload.Inputs, job.Payload.BypassCache, cancellationToken);
             job.Result = new AnalysisStepJobResult(result.Output.Columns, result.Output.Rows, result.Cache);
         }
-        catch (Exception ex) when (ex is StepInputException or QueryTimeoutException or QueryResultTooLargeException or PostgresException)
+        catch (Exception ex) when (ex is StepInputException or QueryTimeoutException or QueryResultTooLargeException or PostgresException { IsTransient: false })
         {
             throw new JobDiscardException(ex.Message, ex);
         }

@@ -24,8 +24,9 @@ public sealed class JobHost : IAsyncDisposable
 
     public JobProcessor Processor => Services.GetRequiredService<JobProcessor>();
 
+    /// <param name="configure">Services the handlers need beyond the queue (caches, registries), added before the handlers.</param>
     public static async Task<JobHost> StartAsync(string connectionString, Action<IServiceCollection> handlers,
-        Dictionary<string, string?>? settings = null, bool process = true)
+        Dictionary<string, string?>? settings = null, bool process = true, Action<HostApplicationBuilder>? configure = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         var configuration = new Dictionary<string, string?>
@@ -44,6 +45,7 @@ public sealed class JobHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddNpgsqlDataSource(connectionString);
         builder.Services.AddJobQueue(builder.Configuration);
+        configure?.Invoke(builder);
         handlers(builder.Services);
         builder.Services.AddJobProcessor(builder.Configuration);
         var host = builder.Build();

@@ -77,7 +77,8 @@ public sealed class KilledWorkerProcessTests(InfrastructureFixture infrastructur
         }
     }
 
-    private static Process StartWorkerProcess(string connectionString, string cacheConnectionString)
+    /// <summary>The built Worker as a child process on this database and Redis; <paramref name="environment"/> adds or overrides settings.</summary>
+    internal static Process StartWorkerProcess(string connectionString, string cacheConnectionString, IReadOnlyDictionary<string, string>? environment = null)
     {
         // The Worker's build output sits beside this test project's: artifacts/bin/AspirePerf.Worker/<configuration>/.
         var testDirectory = Path.GetDirectoryName(typeof(KilledWorkerProcessTests).Assembly.Location)!;
@@ -93,6 +94,10 @@ public sealed class KilledWorkerProcessTests(InfrastructureFixture infrastructur
         start.Environment["Queries__StatementTimeoutMs"] = "600000";
         start.Environment["Jobs__LeaseDuration"] = "00:00:02";
         start.Environment["Jobs__PollInterval"] = "00:00:00.200";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
         var process = Process.Start(start)!;
         // Drain its output so a full pipe never blocks it.
         process.OutputDataReceived += (_, _) => { };

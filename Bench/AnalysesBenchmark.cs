@@ -1,0 +1,419 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using AspirePerf.Performance.Caching;
+using AspirePerf.Performance.Database.Queries;
+using AspirePerf.Performance.Jobs;
+using AspirePerf.Performance.Orchestration;
+using AspirePerf.Workforce.Analyses;
+using AspirePerf.Workforce.Data;
+using AspirePerf.Workforce.Extensions;
+using AspirePerf.Workforce.Seeding;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace AspirePerf.Bench;
+
+/// <summary>
+/// Analyses, caches bypassed, side by side in one run: each registered analysis run by the same engine serially
+/// (MaxParallelStepsPerAnalysis = 1), in parallel (the default limit), and distributed (an <c>analysis</c> job whose
+/// query steps are jobs run by real Worker processes this command starts), interleaved round by round, medians after
+/// warm-up. Reports wall times against the critical-path bound (the longest dependency chain of the run's own step
+/// times), the saving over serial, the achieved parallelism (sum of step times ÷ wall) and the distributed overhead per
+/// step. Seeds its own database (<c>analyses_bench</c>) on the server <c>--workforce</c> names with the product's seeder.
+/// </summary>
+public static class AnalysesBenchmark
+{
+    private const string BenchDatabase = "analyses_bench";
+
+    /// <summary>The analyses with the parameters the tests use (tests/ApiService.Tests/AnalysesApiTests.cs).</summary>
+    private static readonly (string Id, Dictionary<string, string> Parameters)[] Cases =
+    [
+        ("sector-briefing", new() { ["sector"] = "CON" }),
+        ("employer-profile", new() { ["employerId"] = "100" }),
+        ("wage-gap-study", []),
+        ("vacancy-pressure", []),
+    ];
+
+    private enum Mode
+    {
+        Serial,
+        Parallel,
+        Distributed,
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var server = Options.Get(args, "--workforce") ?? Environment.GetEnvironmentVariable("ConnectionStrings__workforce")
+            ?? throw new InvalidOperationException($"Pass --workforce \"<npgsql connection string>\" (its server is used; the database {BenchDatabase} is created and seeded).");
+        var cache = Options.Get(args, "--cache") ?? Environment.GetEnvironmentVariable("ConnectionStrings__cache")
+            ?? throw new InvalidOperationException("Pass --cache \"<redis connection string>\" (the services need one; every step bypasses it).");
+        var runs = Options.Int(args, "--runs", 7);
+        var warmup = Options.Int(args, "--warmup", 2);
+        var workers = Options.Int(args, "--workers", 2);
+        var defaults = new SeedingOptions();
+        var scale = Options.Int(args, "--scale", defaults.Scale);
+        var seed = Options.Int(args, "--seed", defaults.Seed);
+
+        var connectionString = await JobsBenchmark.EnsureDatabaseAsync(server, BenchDatabase);
+        await SeedAsync(connectionString, seed, scale);
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Caching:Namespace"] = "bench-analyses-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddConsole());
+        services.AddMetrics();
+        services.AddNpgsqlDataSource(connectionString);
+        services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(cache));
+        services.AddWorkforceQueries(configuration);
+        services.AddAdaptiveCaching(configuration);
+        services.AddJobQueue(configuration);
+        services.AddWorkforceAnalyses(configuration);
+        await using var provider = services.BuildServiceProvider();
+
+        var dataSource = provider.GetRequiredService<NpgsqlDataSource>();
+        await JobSchema.MigrateAsync(dataSource, CancellationToken.None);
+        await JobsBenchmark.ExecuteAsync(dataSource, "TRUNCATE jobs.jobs CASCADE");
+        var analyses = provider.GetRequiredService<AnalysisRegistry>();
+        var parallel = provider.GetRequiredService<AnalysisRunner>();
+        using var serial = new AnalysisRunner(provider.GetRequiredService<QueryRegistry>(),
+            Microsoft.Extensions.Options.Options.Create(new OrchestrationOptions { MaxParallelStepsPerAnalysis = 1 }),
+            provider.GetRequiredService<OrchestrationTelemetry>(), TimeProvider.System, NullLogger<AnalysisRunner>.Instance, dataSource);
+        var local = provider.GetRequiredService<IQueryStepRunner>();
+        var queue = provider.GetRequiredService<PostgresJobQueue>();
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"analyses benchmark: {Cases.Length} analyses, {warmup} warm-up + {runs} measured rounds, modes interleaved (order rotated each round); " +
+            $"in-process limit {parallel.GlobalLimit} steps, {new OrchestrationOptions().MaxParallelStepsPerAnalysis} per analysis; {workers} Worker processes; {Environment.ProcessorCount} cores"));
+        var children = new List<Process>();
+        var results = Cases.ToDictionary(c => c.Id, _ => Enum.GetValues<Mode>().ToDictionary(m => m, _ => new List<Run>()));
+        try
+        {
+            for (var i = 0; i < workers; i++)
+            {
+                children.Add(StartWorker(connectionString, cache));
+            }
+            await WaitForWorkersAsync(queue, dataSource, children);
+
+            var modes = Enum.GetValues<Mode>();
+            Console.WriteLine($"load average at start: {LoadAverage()}");
+            var measuredFrom = DateTimeOffset.UtcNow;
+            for (var round = 0; round < warmup + runs; round++)
+            {
+                if (round == warmup)
+                {
+                    measuredFrom = DateTimeOffset.UtcNow;
+                }
+                foreach (var (id, raw) in Cases)
+                {
+                    var analysis = analyses.Find(id)!;
+                    var (parameters, errors) = AnalysisBinding.Bind(analysis, raw.Select(p => new KeyValuePair<string, IReadOnlyList<string?>>(p.Key, [p.Value])));
+                    if (parameters is null)
+                    {
+                        throw new InvalidOperationException($"{id}: {string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}"))}");
+                    }
+                    for (var k = 0; k < modes.Length; k++)
+                    {
+                        var mode = modes[(k + round) % modes.Length];
+                        var run = mode switch
+                        {
+                            Mode.Serial => await InProcessAsync(serial, analysis, parameters, local),
+                            Mode.Parallel => await InProcessAsync(parallel, analysis, parameters, local),
+                            _ => await DistributedAsync(queue, id, raw),
+                        };
+                        if (run.Report.Status != AnalysisStatus.Complete)
+                        {
+                            Console.WriteLine($"  round {round}: {id} {mode} ended {run.Report.Status}: " +
+                                string.Join(", ", run.Report.Steps.Where(s => s.Status != StepStatus.Succeeded).Select(s => $"{s.Id} {s.Status} {s.Error}")));
+                        }
+                        if (round >= warmup)
+                        {
+                            results[id][mode].Add(run);
+                        }
+                    }
+                }
+                Console.WriteLine($"  round {round + 1} of {warmup + runs} done{(round < warmup ? " (warm-up)" : "")}");
+            }
+            Console.WriteLine($"load average at end: {LoadAverage()}");
+            await PrintStepSpreadAsync(dataSource, children);
+            await PrintQueueTimesAsync(dataSource, measuredFrom);
+        }
+        finally
+        {
+            foreach (var child in children)
+            {
+                if (!child.HasExited)
+                {
+                    child.Kill(entireProcessTree: true);
+                }
+                child.Dispose();
+            }
+        }
+
+        Print(results, runs);
+        return 0;
+    }
+
+    /// <param name="Queue">Distributed runs: per query step, its time in the coordinator minus its run time in a Worker (queueing,
+    /// fan-out and fan-in), and its wait from enqueue to lease, both from the step job's own timestamps.</param>
+    private sealed record Run(AnalysisReport Report, double EndToEndMs, IReadOnlyDictionary<string, (double OverheadMs, double LeaseWaitMs)>? Queue = null);
+
+    private static async Task<Run> InProcessAsync(AnalysisRunner runner, AnalysisDefinition analysis, BoundParameters parameters, IQueryStepRunner local)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var report = await runner.RunAsync(analysis, parameters, local, new AnalysisRunOptions(BypassCache: true), CancellationToken.None);
+        return new Run(report, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>An <c>analysis</c> job (mode distributed, cache bypassed), from enqueue to its completion as this process sees it.</summary>
+    private static async Task<Run> DistributedAsync(PostgresJobQueue queue, string id, Dictionary<string, string> parameters)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var job = await queue.EnqueueAsync(AnalysisJob.TypeName, new AnalysisJob(id) { Parameters = parameters, Mode = "distributed", BypassCache = true });
+        while (true)
+        {
+            await Task.Delay(2);
+            var record = await queue.GetAsync(job.Id);
+            if (record is { State: JobState.Completed })
+            {
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var report = record.Result!.Value.Deserialize<AnalysisReport>(JsonSerializerOptions.Web)!;
+                return new Run(report, elapsed, await StepQueueTimesAsync(queue.DataSource, report, record.AttemptedAt!.Value, record.FinalizedAt!.Value));
+            }
+            if (record is null || JobStates.IsFinal(record.State))
+            {
+                throw new InvalidOperationException($"analysis job {job.Id} ({id}) ended {record?.State}: {string.Join("; ", record?.Errors.Select(e => e.Error) ?? [])}");
+            }
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(5))
+            {
+                throw new TimeoutException($"analysis job {job.Id} ({id}) did not finish within 5 minutes");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The run's step jobs (created while its analysis job ran; analyses run one at a time here), matched to its steps by
+    /// query and inputs: the coordinator's step time minus the job's run time in the Worker (lease to completion written).
+    /// </summary>
+    private static async Task<Dictionary<string, (double, double)>> StepQueueTimesAsync(NpgsqlDataSource dataSource, AnalysisReport report,
+        DateTimeOffset from, DateTimeOffset to)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT payload::text, extract(epoch FROM finalized_at - attempted_at) * 1000, extract(epoch FROM attempted_at - created_at) * 1000
+              FROM jobs.jobs WHERE type = $1 AND state = 4 AND created_at BETWEEN $2 AND $3
+            """);
+        command.Parameters.Add(new() { Value = AnalysisStepJob.TypeName });
+        command.Parameters.Add(new() { Value = from });
+        command.Parameters.Add(new() { Value = to });
+        var jobs = new List<(AnalysisStepJob Payload, double RunMs, double WaitMs)>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                jobs.Add((JsonSerializer.Deserialize<AnalysisStepJob>(reader.GetString(0), JsonSerializerOptions.Web)!, reader.GetDouble(1), reader.GetDouble(2)));
+            }
+        }
+        var times = new Dictionary<string, (double, double)>(StringComparer.Ordinal);
+        foreach (var step in report.Steps.Where(s => s.Kind == "query" && s.Status == StepStatus.Succeeded))
+        {
+            var match = jobs.Where(j => j.Payload.QueryId == step.QueryId && j.Payload.Inputs.Count == step.Parameters!.Count
+                && j.Payload.Inputs.All(i => step.Parameters.TryGetValue(i.Key, out var v) && v == i.Value)).ToList();
+            if (match.Count == 1)
+            {
+                times[step.Id] = ((step.ElapsedMs ?? 0) - match[0].RunMs, match[0].WaitMs);
+            }
+        }
+        return times;
+    }
+
+    private static void Print(Dictionary<string, Dictionary<Mode, List<Run>>> results, int runs)
+    {
+        static double Med(IEnumerable<double> values) => values.Any() ? WorkloadBenchmark.Median([.. values]) : double.NaN;
+        static string F(double value, string format = "0") => value.ToString(format, CultureInfo.InvariantCulture);
+
+        Console.WriteLine();
+        Console.WriteLine($"In-process (medians of {runs} runs; ms):");
+        Console.WriteLine();
+        Console.WriteLine("| analysis | steps | serial wall | parallel wall | critical-path bound | wall ÷ bound | saving vs serial | achieved parallelism | sum of step times, parallel / serial run | bound from the serial run's step times |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (id, modes) in results)
+        {
+            var s = modes[Mode.Serial];
+            var p = modes[Mode.Parallel];
+            var serialWall = Med(s.Select(r => r.Report.ElapsedMs));
+            var parallelWall = Med(p.Select(r => r.Report.ElapsedMs));
+            Console.WriteLine($"| `{id}` | {p[0].Report.Steps.Count} | {F(serialWall)} | {F(parallelWall)} | {F(Med(p.Select(r => r.Report.CriticalPathMs)))} | " +
+                $"{F(Med(p.Select(r => r.Report.ElapsedMs / r.Report.CriticalPathMs)), "0.00")} | {F(100 * (1 - parallelWall / serialWall), "0")} % | " +
+                $"{F(Med(p.Select(r => r.Report.Parallelism)), "0.00")} | {F(Med(p.Select(r => r.Report.SerialMs)))} / {F(Med(s.Select(r => r.Report.SerialMs)))} | " +
+                $"{F(Med(s.Select(r => r.Report.CriticalPathMs)))} |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Distributed: `analysis` jobs on the Worker processes (medians of {runs} runs; ms). Wall is the coordinator's report; " +
+            "end to end adds the analysis job's own queueing and this process's polling.");
+        Console.WriteLine();
+        Console.WriteLine("| analysis | wall | end to end | critical-path bound | wall ÷ bound | saving vs in-process serial | achieved parallelism | " +
+            "overhead per query step vs in-process (median) | min / max over its query steps | queueing per step: coordinator − Worker run time (median) | of which enqueue to lease |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (id, modes) in results)
+        {
+            var d = modes[Mode.Distributed];
+            var serialWall = Med(modes[Mode.Serial].Select(r => r.Report.ElapsedMs));
+            var wall = Med(d.Select(r => r.Report.ElapsedMs));
+            // Per query step: its median elapsed distributed minus its median elapsed in the in-process parallel runs.
+            var overheads = d[0].Report.Steps.Where(st => st.Kind == "query").Select(st =>
+                Med(d.Select(r => StepMs(r, st.Id))) - Med(modes[Mode.Parallel].Select(r => StepMs(r, st.Id)))).ToList();
+            Console.WriteLine($"| `{id}` | {F(wall)} | {F(Med(d.Select(r => r.EndToEndMs)))} | {F(Med(d.Select(r => r.Report.CriticalPathMs)))} | " +
+                $"{F(Med(d.Select(r => r.Report.ElapsedMs / r.Report.CriticalPathMs)), "0.00")} | {F(100 * (1 - wall / serialWall), "0")} % | " +
+                $"{F(Med(d.Select(r => r.Report.Parallelism)), "0.00")} | {F(Med(overheads), "0.0")} | {F(overheads.Min(), "0.0")} / {F(overheads.Max(), "0.0")} | " +
+                $"{F(Med(d.SelectMany(r => r.Queue!.Values.Select(q => q.OverheadMs))), "0.0")} | {F(Med(d.SelectMany(r => r.Queue!.Values.Select(q => q.LeaseWaitMs))), "0.0")} |");
+        }
+    }
+
+    private static double StepMs(Run run, string step) => run.Report.Steps.Single(s => s.Id == step).ElapsedMs ?? 0;
+
+    /// <summary>The product's initializer, as the Worker runs it at start: a database seeded with this seed and scale is kept.</summary>
+    private static async Task SeedAsync(string connectionString, int seed, int scale)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddDbContextPool<WorkforceDbContext>(o =>
+        {
+            o.UseNpgsql(connectionString);
+            WorkforceDbContext.Configure(o);
+        });
+        services.AddNpgsqlDataSource(connectionString);
+        services.AddWorkforceSeeding(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Seeding:Seed"] = seed.ToString(CultureInfo.InvariantCulture),
+            ["Seeding:Scale"] = scale.ToString(CultureInfo.InvariantCulture),
+        }).Build());
+        await using var provider = services.BuildServiceProvider();
+        var started = Stopwatch.GetTimestamp();
+        var outcome = await provider.GetRequiredService<WorkforceDatabaseInitializer>().InitializeAsync(_ => { }, CancellationToken.None);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"database {BenchDatabase}: {outcome.Result} (seed {outcome.Marker?.Seed}, scale {outcome.Marker?.Scale:N0}, {outcome.Marker?.Rows:N0} rows) in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s"));
+        if (outcome.Marker is not { } marker || marker.Seed != seed || marker.Scale != scale)
+        {
+            throw new InvalidOperationException($"{BenchDatabase} holds another seed or scale; drop it or pass that --seed/--scale.");
+        }
+    }
+
+    /// <summary>The built Worker (artifacts/bin/AspirePerf.Worker/&lt;configuration&gt;/, beside this CLI's output) as a child process.</summary>
+    private static Process StartWorker(string connectionString, string cache)
+    {
+        var benchDirectory = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        var workerDll = Path.GetFullPath(Path.Combine(benchDirectory, "..", "..", "AspirePerf.Worker", Path.GetFileName(benchDirectory), "AspirePerf.Worker.dll"));
+        if (!File.Exists(workerDll))
+        {
+            throw new InvalidOperationException($"{workerDll} is not built (dotnet build AspirePerf.sln -c Release).");
+        }
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(workerDll);
+        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        // The password travels in the environment, not on a command line other users can read.
+        start.Environment["ConnectionStrings__workforce"] = connectionString;
+        start.Environment["ConnectionStrings__cache"] = cache;
+        start.Environment["Seeding__Enabled"] = "false";
+        start.Environment["Caching__Namespace"] = "bench-analyses-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        // Nothing but the benchmark's jobs: no cache warming or retention running queries mid-measurement.
+        start.Environment["Jobs__Recurring__cache-warm__Enabled"] = "false";
+        start.Environment["Jobs__Recurring__maintenance__Enabled"] = "false";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { Length: > 0 } line)
+            {
+                Console.Error.WriteLine($"  [worker {process.Id}] {line}");
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Cheap step jobs (a primary-key lookup) until every Worker process has completed one: all are up and draining.</summary>
+    private static async Task WaitForWorkersAsync(PostgresJobQueue queue, NpgsqlDataSource dataSource, List<Process> workers)
+    {
+        var started = Stopwatch.StartNew();
+        while (true)
+        {
+            for (var i = 0; i < 2 * workers.Count; i++)
+            {
+                await queue.EnqueueAsync(AnalysisStepJob.TypeName, new AnalysisStepJob("employer-profile", new() { ["employerId"] = "1" }) { BypassCache = true });
+            }
+            await Task.Delay(500);
+            var owners = await StepOwnersAsync(dataSource);
+            if (workers.All(w => owners.Keys.Any(o => o.Contains($"/{w.Id}/", StringComparison.Ordinal))))
+            {
+                Console.WriteLine($"{workers.Count} Worker processes ready ({started.Elapsed.TotalSeconds:0.0} s)");
+                await JobsBenchmark.ExecuteAsync(dataSource, "TRUNCATE jobs.jobs CASCADE");
+                return;
+            }
+            if (workers.FirstOrDefault(w => w.HasExited) is { } dead)
+            {
+                throw new InvalidOperationException($"Worker process {dead.Id} exited with {dead.ExitCode}");
+            }
+            if (started.Elapsed > TimeSpan.FromMinutes(3))
+            {
+                throw new TimeoutException("the Worker processes did not start draining the queue within 3 minutes");
+            }
+        }
+    }
+
+    private static async Task<Dictionary<string, long>> StepOwnersAsync(NpgsqlDataSource dataSource, string type = AnalysisStepJob.TypeName)
+    {
+        await using var command = dataSource.CreateCommand("SELECT lease_owner, count(*) FROM jobs.jobs WHERE type = $1 AND state = 4 GROUP BY 1");
+        command.Parameters.Add(new() { Value = type });
+        await using var reader = await command.ExecuteReaderAsync();
+        var owners = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (await reader.ReadAsync())
+        {
+            owners[reader.GetString(0)] = reader.GetInt64(1);
+        }
+        return owners;
+    }
+
+    /// <summary>Where a step job's time goes besides its query: waiting for a lease, and the run as the Worker recorded it.</summary>
+    private static async Task PrintQueueTimesAsync(NpgsqlDataSource dataSource, DateTimeOffset from)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT count(*),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM attempted_at - created_at)) * 1000,
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM attempted_at - created_at)) * 1000,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finalized_at - attempted_at)) * 1000
+              FROM jobs.jobs WHERE type = $1 AND state = 4 AND created_at >= $2
+            """);
+        command.Parameters.Add(new() { Value = AnalysisStepJob.TypeName });
+        command.Parameters.Add(new() { Value = from });
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  measured step jobs: {reader.GetInt64(0)}; enqueue to lease p50 {reader.GetDouble(1):0.0} ms, p90 {reader.GetDouble(2):0.0} ms; lease to completion written p50 {reader.GetDouble(3):0.0} ms"));
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private static async Task PrintStepSpreadAsync(NpgsqlDataSource dataSource, List<Process> workers)
+    {
+        var steps = await StepOwnersAsync(dataSource);
+        var coordinators = await StepOwnersAsync(dataSource, AnalysisJob.TypeName);
+        foreach (var worker in workers)
+        {
+            var mine = $"/{worker.Id}/";
+            Console.WriteLine($"  Worker process {worker.Id}: coordinated {coordinators.Where(o => o.Key.Contains(mine, StringComparison.Ordinal)).Sum(o => o.Value)} analyses, " +
+                $"ran {steps.Where(o => o.Key.Contains(mine, StringComparison.Ordinal)).Sum(o => o.Value)} step jobs (warm-up included)");
+        }
+    }
+}
