@@ -33,6 +33,9 @@ internal static class Extensions
         }
         builder.AddNpgsqlDataSource(WorkforceDatabase, configureDataSourceBuilder: dataSource =>
         {
+            // Its own pool name in Npgsql's metrics: EF Core's pool has the same connection string, and two pools under one
+            // name are one series in /metrics (the last reported wins), which hid this pool's busy connections.
+            dataSource.Name = WorkforceDatabase;
             if (maxPoolSize is { } size)
             {
                 dataSource.ConnectionStringBuilder.MaxPoolSize = size;

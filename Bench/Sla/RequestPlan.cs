@@ -86,10 +86,18 @@ public sealed class RequestPlan
         ArgumentNullException.ThrowIfNull(overrides);
         ArgumentNullException.ThrowIfNull(random);
         var values = new List<(string Name, string Value)>();
+        // An optional from…/to… pair is sent whole or not at all: one end alone would be checked against the other's default.
+        var coin = new Dictionary<string, bool>(StringComparer.Ordinal);
         foreach (var parameter in schema)
         {
             var custom = overrides.GetValueOrDefault(parameter.Name);
-            if (custom?.Omit == true || (!parameter.Required && custom is null && random.Next(2) == 0))
+            var pair = PairName(parameter.Name);
+            var skip = !parameter.Required && custom is null && (pair is not null && coin.TryGetValue(pair, out var decided) ? decided : random.Next(2) == 0);
+            if (pair is not null)
+            {
+                coin.TryAdd(pair, skip);
+            }
+            if (custom?.Omit == true || skip)
             {
                 continue;
             }
@@ -117,8 +125,9 @@ public sealed class RequestPlan
                 var min = custom?.Min is { } a ? decimal.Parse(a, culture) : parameter.Minimum ?? 0;
                 // An unbounded or id-sized range is narrowed to ten thousand values past its start: give an override to choose.
                 var max = custom?.Max is { } b ? decimal.Parse(b, culture) : Math.Min(parameter.Maximum ?? min + 10_000, min + 10_000);
-                var integer = (long)min + random.NextInt64((long)(max - min) + 1);
-                return parameter.Type == "Integer" ? integer.ToString(culture) : (integer + Math.Round((decimal)random.NextDouble(), 2)).ToString(culture);
+                return parameter.Type == "Integer"
+                    ? ((long)min + random.NextInt64((long)(max - min) + 1)).ToString(culture)
+                    : Math.Min(max, Math.Round(min + (max - min) * (decimal)random.NextDouble(), 2)).ToString(culture);
             case "Date":
                 var first = custom?.Min is { } c ? DateOnly.Parse(c, culture) : parameter.MinimumDate ?? new DateOnly(2000, 1, 1);
                 var last = custom?.Max is { } d ? DateOnly.Parse(d, culture) : parameter.MaximumDate ?? first.AddYears(10);
@@ -131,6 +140,9 @@ public sealed class RequestPlan
                     : parameter.Example?.ToString();
         }
     }
+
+    private static string? PairName(string name) =>
+        name.StartsWith("from", StringComparison.Ordinal) ? name["from".Length..] : name.StartsWith("to", StringComparison.Ordinal) ? name["to".Length..] : null;
 
     /// <summary><c>from</c>/<c>to</c> and <c>fromYear</c>/<c>toYear</c> style pairs in ascending order (the registry's rules ask for it).</summary>
     private static void OrderPairs(List<(string Name, string Value)> values)

@@ -2,8 +2,9 @@ using System.Globalization;
 
 namespace AspirePerf.Bench.Sla;
 
-/// <summary>One process group's use during a scenario: CPU in percent of one core (mean and peak of 1 s samples) and resident memory.</summary>
-public sealed record ProcessUsage(string Name, int Processes, double CpuPercentMean, double CpuPercentMax, double RssMbMax);
+/// <summary>One process group's use during a scenario: CPU in percent of one core (mean and peak of 1 s samples) and memory.</summary>
+/// <param name="MemoryMbMax">Peak proportional set size (PSS) of the group, MB: shared memory counted once.</param>
+public sealed record ProcessUsage(string Name, int Processes, double CpuPercentMean, double CpuPercentMax, double MemoryMbMax);
 
 /// <summary>Npgsql pool connections in use, summed over the scraped services (<c>db_client_connections_usage{state="used"}</c>).</summary>
 public sealed record PoolUsage(double UsedMean, double UsedMax, IReadOnlyList<string> Sources);
@@ -16,15 +17,12 @@ public sealed record ResourceUsage(IReadOnlyList<ProcessUsage> Processes, PoolUs
 /// </summary>
 public sealed class ResourceSampler : IAsyncDisposable
 {
-    /// <summary>Group name → how to recognise its processes (command line or executable name).</summary>
-    public static readonly (string Name, Func<string, string, bool> Matches)[] Groups =
-    [
-        ("apiservice", (comm, cmdline) => Runs(cmdline, "AspirePerf.ApiService")),
-        ("worker", (comm, cmdline) => Runs(cmdline, "AspirePerf.Worker")),
-        ("dashboard", (comm, cmdline) => Runs(cmdline, "AspirePerf.Dashboard.Web")),
-        ("postgres", (comm, cmdline) => comm == "postgres"),
-        ("redis", (comm, cmdline) => comm.StartsWith("redis-server", StringComparison.Ordinal)),
-    ];
+    /// <summary>
+    /// Group name → how to recognise its processes: services by the program they run (every instance counts), PostgreSQL
+    /// and Redis as the server listening on the system's port and its child processes (other servers on the machine,
+    /// such as a test suite's, are left out).
+    /// </summary>
+    public (string Name, Func<int, string, string, bool> Matches)[] Groups { get; }
 
     /// <summary>Whether a command line runs that program (its apphost or its dll), not merely mentions it (a test project's name starts the same).</summary>
     private static bool Runs(string cmdline, string program) =>
@@ -34,13 +32,57 @@ public sealed class ResourceSampler : IAsyncDisposable
     private readonly IReadOnlyList<Uri> _metrics;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private readonly Dictionary<string, List<(double Cpu, double RssMb, int Count)>> _samples = [];
+    private readonly Dictionary<string, List<(double Cpu, double MemoryMb, int Count)>> _samples = [];
     private readonly List<double> _poolUsed = [];
 
-    public ResourceSampler(HttpClient http, IReadOnlyList<Uri> metrics)
+    public ResourceSampler(HttpClient http, IReadOnlyList<Uri> metrics, int postgresPort = 55432, int redisPort = 56379)
     {
         (_http, _metrics) = (http, metrics);
+        var postgres = ServerTree(postgresPort);
+        var redis = ServerTree(redisPort);
+        Groups =
+        [
+            ("apiservice", (_, _, cmdline) => Runs(cmdline, "AspirePerf.ApiService")),
+            ("worker", (_, _, cmdline) => Runs(cmdline, "AspirePerf.Worker")),
+            ("dashboard", (_, _, cmdline) => Runs(cmdline, "AspirePerf.Dashboard.Web")),
+            ("postgres", (pid, comm, _) => comm == "postgres" && postgres(pid)),
+            ("redis", (pid, comm, _) => comm.StartsWith("redis-server", StringComparison.Ordinal) && redis(pid)),
+        ];
         _loop = Task.Run(SampleAsync);
+    }
+
+    /// <summary>Whether a pid is the server listening on <paramref name="port"/> or one of its children (PostgreSQL's backends).</summary>
+    private static Func<int, bool> ServerTree(int port)
+    {
+        int server;
+        try
+        {
+            server = ProcessStats.ListeningPid(port);
+        }
+        catch (InvalidOperationException)
+        {
+            return _ => false; // nothing (or several) listening there: not sampled
+        }
+        return pid => pid == server || ParentPid(pid) == server;
+    }
+
+    private static int ParentPid(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Proportional set size: shared pages (PostgreSQL's shared buffers) split among the processes sharing them, so sums are true.</summary>
+    private static long PssKb(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps_rollup"))
+        {
+            if (line.StartsWith("Pss:", StringComparison.Ordinal))
+            {
+                return long.Parse(line["Pss:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            }
+        }
+        return ProcessStats.RssKb(pid);
     }
 
     private async Task SampleAsync()
@@ -65,7 +107,7 @@ public sealed class ResourceSampler : IAsyncDisposable
                 var cpu = processes.Sum(p => previous.TryGetValue(group, out var before) && before.TryGetValue(p.Key, out var then) ? p.Value.CpuMs - then.CpuMs : 0);
                 lock (_samples)
                 {
-                    (_samples.TryGetValue(group, out var list) ? list : _samples[group] = []).Add((cpu / wall * 100, processes.Sum(p => p.Value.RssKb) / 1024.0, processes.Count));
+                    (_samples.TryGetValue(group, out var list) ? list : _samples[group] = []).Add((cpu / wall * 100, processes.Sum(p => p.Value.MemoryKb) / 1024.0, processes.Count));
                 }
             }
             (previous, at) = (current, now);
@@ -79,7 +121,7 @@ public sealed class ResourceSampler : IAsyncDisposable
         }
     }
 
-    private static Dictionary<string, Dictionary<int, (double CpuMs, long RssKb)>> CpuTimes()
+    private Dictionary<string, Dictionary<int, (double CpuMs, long MemoryKb)>> CpuTimes()
     {
         var groups = new Dictionary<string, Dictionary<int, (double, long)>>(StringComparer.Ordinal);
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
@@ -92,13 +134,13 @@ public sealed class ResourceSampler : IAsyncDisposable
             {
                 var comm = File.ReadAllText($"{directory}/comm").Trim();
                 var cmdline = File.ReadAllText($"{directory}/cmdline").Replace('\0', ' ');
-                var group = Groups.FirstOrDefault(g => g.Matches(comm, cmdline)).Name;
+                var group = Groups.FirstOrDefault(g => g.Matches(pid, comm, cmdline)).Name;
                 if (group is null)
                 {
                     continue;
                 }
                 (groups.TryGetValue(group, out var members) ? members : groups[group] = [])[pid] =
-                    (ProcessStats.CpuTime(pid).TotalMilliseconds, ProcessStats.RssKb(pid));
+                    (ProcessStats.CpuTime(pid).TotalMilliseconds, PssKb(pid));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
             {
@@ -143,7 +185,7 @@ public sealed class ResourceSampler : IAsyncDisposable
         {
             var processes = _samples.Where(s => s.Value.Count > 0).OrderBy(s => Array.FindIndex(Groups, g => g.Name == s.Key))
                 .Select(s => new ProcessUsage(s.Key, s.Value.Max(v => v.Count), Math.Round(s.Value.Average(v => v.Cpu), 1),
-                    Math.Round(s.Value.Max(v => v.Cpu), 1), Math.Round(s.Value.Max(v => v.RssMb), 1))).ToList();
+                    Math.Round(s.Value.Max(v => v.Cpu), 1), Math.Round(s.Value.Max(v => v.MemoryMb), 1))).ToList();
             lock (_poolUsed)
             {
                 return new ResourceUsage(processes, _poolUsed.Count == 0 ? null

@@ -96,7 +96,7 @@ public static class SlaCommand
             {
                 var plan = new RequestPlan(scenario, schemas, file.Seed);
                 var runner = new LoadRunner(http);
-                await using var sampler = new ResourceSampler(http, metrics);
+                await using var sampler = new ResourceSampler(http, metrics, Options.Int(args, "--postgres-port", 55432), Options.Int(args, "--redis-port", 56379));
                 var recording = await runner.RunAsync(scenario, plan, HashCode.Combine(file.Seed, RequestPlan.Stable(scenario.Name)), warmup, duration,
                     status => Live(run, runs, status), CancellationToken.None);
                 var result = ScenarioResult.From(recording, await sampler.StopAsync());

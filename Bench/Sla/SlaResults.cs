@@ -149,11 +149,11 @@ public static class SlaReport
             if (s.Resources is { } r)
             {
                 md.AppendLine();
-                md.AppendLine("| process | count | CPU % of a core (mean / max) | RSS MB (max) |");
+                md.AppendLine("| process | count | CPU % of a core (mean / max) | memory MB (PSS, max) |");
                 md.AppendLine("|---|---:|---:|---:|");
                 foreach (var p in r.Processes)
                 {
-                    md.AppendLine(inv, $"| {p.Name} | {p.Processes} | {p.CpuPercentMean:0.0} / {p.CpuPercentMax:0.0} | {p.RssMbMax:0} |");
+                    md.AppendLine(inv, $"| {p.Name} | {p.Processes} | {p.CpuPercentMean:0.0} / {p.CpuPercentMax:0.0} | {p.MemoryMbMax:0} |");
                 }
                 if (r.Pool is { } pool)
                 {

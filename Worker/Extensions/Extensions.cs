@@ -12,7 +12,8 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDbContext<WorkforceDbContext>("workforce", configureDbContextOptions: WorkforceDbContext.Configure);
-        builder.AddNpgsqlDataSource("workforce");
+        // Named, so its pool is a series of its own in /metrics beside EF Core's (same connection string).
+        builder.AddNpgsqlDataSource("workforce", configureDataSourceBuilder: dataSource => dataSource.Name = "workforce");
         builder.AddRedisClient("cache");
         builder.Services.AddWorkforceSeeding(builder.Configuration);
 

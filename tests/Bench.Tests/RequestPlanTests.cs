@@ -33,8 +33,10 @@ public sealed class RequestPlanTests
             }
             if (values.TryGetValue("share", out var share))
             {
-                Assert.InRange(decimal.Parse(share, System.Globalization.CultureInfo.InvariantCulture), 0m, 1.99m);
+                Assert.InRange(decimal.Parse(share, System.Globalization.CultureInfo.InvariantCulture), 0m, 1m);
             }
+            // An optional pair comes whole or not at all: one end alone would meet the other's default.
+            Assert.Equal(values.ContainsKey("from"), values.ContainsKey("to"));
             if (values.TryGetValue("from", out var from) && values.TryGetValue("to", out var to))
             {
                 Assert.True(string.CompareOrdinal(from, to) <= 0, $"{from} > {to}");
