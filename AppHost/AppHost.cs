@@ -1,7 +1,9 @@
 // The Aspire AppHost: every resource of AspirePerf, run by Aspire's orchestrator and watched in the Aspire dashboard.
 // PostgreSQL and Redis are containers where a container runtime answers and local executables where none does
-// (AppHost:Infrastructure = auto | containers | executables); the services cannot tell which.
+// (AppHost:Infrastructure = auto | containers | executables); the services cannot tell which. Prometheus follows the
+// same choice; Grafana runs only as a container.
 using AspirePerf.AppHost.Infrastructure;
+using AspirePerf.AppHost.Monitoring;
 
 namespace AspirePerf.AppHost;
 
@@ -84,7 +86,14 @@ internal static class AppHostProgram
             }
         }
 
-        builder.PrintUrlsWhenReady(dashboard, apiService, worker);
+        // Prometheus scrapes every service's /metrics and evaluates eng/prometheus/rules; Grafana comes with containers only.
+        var monitoring = MonitoringResources.Add(builder, choice.Mode, settings, [apiService, worker, dashboard]);
+        foreach (var note in monitoring.Notes)
+        {
+            Console.WriteLine($"[apphost] {note}");
+        }
+
+        builder.PrintUrlsWhenReady(dashboard, apiService, worker, monitoring);
 
         builder.Build().Run();
         return 0;

@@ -43,6 +43,12 @@ public sealed class AppHostSettings
     /// <summary>Executables only: where <c>redis-server</c> is; default Debian's location, then PATH.</summary>
     public string? RedisBinDirectory { get; set; }
 
+    public PrometheusSettings Prometheus { get; set; } = new();
+
+    /// <summary>The executables' data folder: <see cref="DataDirectory"/>, else the repository's <c>.data/</c> beside the AppHost project.</summary>
+    public string ResolveDataDirectory(string appHostDirectory) =>
+        Path.GetFullPath(DataDirectory ?? Path.Combine(appHostDirectory, "..", ".data"));
+
     public static AppHostSettings Read(IConfiguration configuration)
     {
         var settings = configuration.GetSection(SectionName).Get<AppHostSettings>() ?? new AppHostSettings();
@@ -71,6 +77,14 @@ public sealed class AppHostSettings
         {
             throw new InvalidOperationException($"{SectionName}:ContainerRuntimeProbeSeconds must be between 1 and 120 (got {ContainerRuntimeProbeSeconds}).");
         }
+        if (Prometheus.ScrapeIntervalSeconds is < 1 or > 300)
+        {
+            throw new InvalidOperationException($"{SectionName}:Prometheus:ScrapeIntervalSeconds must be between 1 and 300 (got {Prometheus.ScrapeIntervalSeconds}).");
+        }
+        if (Prometheus.EvaluationIntervalSeconds is < 1 or > 300)
+        {
+            throw new InvalidOperationException($"{SectionName}:Prometheus:EvaluationIntervalSeconds must be between 1 and 300 (got {Prometheus.EvaluationIntervalSeconds}).");
+        }
     }
 }
 
@@ -87,8 +101,16 @@ public sealed class PortSettings
 
     public int Worker { get; set; } = 5382;
 
+    /// <summary>Prometheus's web UI and API: its usual 9090 plus 50000, like PostgreSQL's and Redis's ports, so a
+    /// Prometheus already running on this machine (Debian's package starts one on 9090) does not collide.</summary>
+    public int Prometheus { get; set; } = 59090;
+
+    /// <summary>Containers only: Grafana's usual 3000 plus 50000.</summary>
+    public int Grafana { get; set; } = 53000;
+
     public IEnumerable<(string Name, int Port)> All =>
-        [(nameof(Postgres), Postgres), (nameof(Cache), Cache), (nameof(ApiService), ApiService), (nameof(Dashboard), Dashboard), (nameof(Worker), Worker)];
+        [(nameof(Postgres), Postgres), (nameof(Cache), Cache), (nameof(ApiService), ApiService), (nameof(Dashboard), Dashboard), (nameof(Worker), Worker),
+         (nameof(Prometheus), Prometheus), (nameof(Grafana), Grafana)];
 
     /// <summary>Aspire's notion of a port: null asks the orchestrator for one.</summary>
     public static int? OrDynamic(int port) => port == 0 ? null : port;
@@ -101,4 +123,21 @@ public sealed class PostgresSettings
 
     /// <summary>Extra <c>-c name=value</c> server settings, in both ways (tests turn fsync off, for instance).</summary>
     public Dictionary<string, string> Settings { get; set; } = [];
+}
+
+/// <summary>Prometheus (both ways) and Grafana (containers only): docs/prometheus.md.</summary>
+public sealed class PrometheusSettings
+{
+    /// <summary>Whether the AppHost runs Prometheus (and, with containers, Grafana) at all.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Executables only: where <c>prometheus</c> is; default Debian's location, then PATH.</summary>
+    public string? BinDirectory { get; set; }
+
+    /// <summary>The recording and alerting rules Prometheus loads (every <c>*.yml</c> in it). Default: the repository's <c>eng/prometheus/rules</c>.</summary>
+    public string? RulesDirectory { get; set; }
+
+    public int ScrapeIntervalSeconds { get; set; } = 15;
+
+    public int EvaluationIntervalSeconds { get; set; } = 15;
 }

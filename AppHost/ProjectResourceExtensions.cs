@@ -1,3 +1,4 @@
+using AspirePerf.AppHost.Monitoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -45,13 +46,18 @@ public static partial class ProjectResourceExtensions
         project.WithEnvironment("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
             .WithEnvironment("OTEL_TRACES_SAMPLER_ARG", ratio.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    /// <summary>Prints every URL once the last project is healthy, so a terminal user sees where everything is.</summary>
+    /// <summary>
+    /// Prints every URL once the last resource is healthy (Prometheus, or Grafana after it, when they run: they wait for
+    /// the services), so a terminal user sees where everything is.
+    /// </summary>
     public static void PrintUrlsWhenReady(this IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> dashboard,
-        IResourceBuilder<ProjectResource> apiService, IResourceBuilder<ProjectResource> worker)
+        IResourceBuilder<ProjectResource> apiService, IResourceBuilder<ProjectResource> worker, MonitoringResources monitoring)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(dashboard);
-        builder.Eventing.Subscribe<ResourceReadyEvent>(dashboard.Resource, (e, _) =>
+        ArgumentNullException.ThrowIfNull(monitoring);
+        IResource last = monitoring.Grafana?.Resource ?? monitoring.Prometheus?.Resource ?? dashboard.Resource;
+        builder.Eventing.Subscribe<ResourceReadyEvent>(last, (e, _) =>
         {
             var logger = e.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AspirePerf.AppHost");
             if (!logger.IsEnabled(LogLevel.Information))
@@ -68,6 +74,15 @@ public static partial class ProjectResourceExtensions
                 $"  worker               {worker.GetEndpoint("http").Url}",
                 "  every service         /health, /alive, /metrics",
             };
+            if (monitoring.Prometheus is { } prometheus)
+            {
+                var url = prometheus.GetEndpoint(PrometheusResources.EndpointName).Url;
+                lines.Add($"  Prometheus           {url}  (alerts {url}/alerts)");
+            }
+            if (monitoring.Grafana is { } grafana)
+            {
+                lines.Add($"  Grafana              {grafana.GetEndpoint("http").Url}");
+            }
             var text = string.Join(Environment.NewLine, lines);
             LogUrls(logger, text);
             return Task.CompletedTask;

@@ -9,7 +9,7 @@ packages=(
   postgresql-15-pg-qualstats # predicate statistics for the index advisor
   redis-server               # the cache
   chromium                   # end-to-end tests drive the dashboard in headless Chromium
-  prometheus                 # promtool, to check each service's /metrics
+  prometheus                 # the Prometheus server the AppHost runs, and promtool (metrics, rules and their unit tests)
 )
 
 missing=()

@@ -14,7 +14,7 @@ public static class ExecutableInfrastructure
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(settings);
-        var dataDirectory = Path.GetFullPath(settings.DataDirectory ?? Path.Combine(builder.AppHostDirectory, "..", ".data"));
+        var dataDirectory = settings.ResolveDataDirectory(builder.AppHostDirectory);
         UnixAccount.CreateTraversableDirectory(dataDirectory);
         var secrets = LocalSecrets.LoadOrCreate(Path.Combine(dataDirectory, "secrets.json"));
 

@@ -5,6 +5,7 @@ public static class ServerBinaries
 {
     public const string PostgresPackage = "postgresql-15";
     public const string RedisPackage = "redis-server";
+    public const string PrometheusPackage = "prometheus";
 
     private static readonly string[] OptionalPreloads = ["pg_stat_statements", "pg_qualstats"];
 
@@ -22,6 +23,9 @@ public static class ServerBinaries
 
     public static string RedisServer(string? configured) =>
         Find("redis-server", configured, ["/usr/bin", "/usr/local/bin"]) ?? throw Missing("redis-server", RedisPackage, "AppHost:RedisBinDirectory");
+
+    public static string Prometheus(string? configured) =>
+        Find("prometheus", configured, ["/usr/bin", "/usr/local/bin"]) ?? throw Missing("prometheus", PrometheusPackage, "AppHost:Prometheus:BinDirectory");
 
     /// <summary>Preloaded server libraries that are installed; pg_stat_statements is required (the profiling layer reads it).</summary>
     public static IReadOnlyList<string> PreloadLibraries(string postgresBinDirectory)

@@ -35,7 +35,7 @@ public static class AppHostProcess
     [
         $"--AppHost:DataDirectory={dataDirectory}",
         "--AppHost:Ports:Postgres=0", "--AppHost:Ports:Cache=0", "--AppHost:Ports:ApiService=0",
-        "--AppHost:Ports:Dashboard=0", "--AppHost:Ports:Worker=0",
+        "--AppHost:Ports:Dashboard=0", "--AppHost:Ports:Worker=0", "--AppHost:Ports:Prometheus=0", "--AppHost:Ports:Grafana=0",
         "--AppHost:Postgres:Settings:fsync=off",
         "--AppHost:SeedingScale=20000",
     ];
@@ -51,6 +51,14 @@ public static class AppHostProcess
         return ownProcessGroup
             ? ManagedProcess.Start("apphost", "setsid", ["env", "--default-signal=INT", .. dotnet], log, Environment(dashboardPort))
             : ManagedProcess.Start("apphost", "dotnet", dotnet.Skip(1), log, Environment(dashboardPort));
+    }
+
+    /// <summary>A URL the AppHost printed once everything was healthy, by its label ("API", "Prometheus", ...).</summary>
+    public static Uri PrintedUrl(LineCapture log, string label)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        var match = System.Text.RegularExpressions.Regex.Match(log.Text, $@"\s{System.Text.RegularExpressions.Regex.Escape(label)}\s{{2,}}(?<url>http://\S+)");
+        return match.Success ? new Uri(match.Groups["url"].Value) : throw new InvalidOperationException($"The AppHost printed no URL for {label}.");
     }
 
     public static string NewDataDirectory() => TestDirectories.CreateTraversable("aspireperf-apphost");

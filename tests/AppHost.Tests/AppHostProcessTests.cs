@@ -38,6 +38,7 @@ public sealed class AppHostProcessTests(ITestOutputHelper output)
             var descendants = ProcessTree.AppHostProcesses(appHost.Id);
             Assert.Contains(descendants, p => p.Name == "postgres");
             Assert.Contains(descendants, p => p.Name.StartsWith("redis-server", StringComparison.Ordinal));
+            Assert.Contains(descendants, p => p.Name == "prometheus");
             Assert.Contains(descendants, p => p.Name == "dcp");
             Assert.True(descendants.Count(p => p.Name.StartsWith("AspirePerf.", StringComparison.Ordinal) || p.Name == "dotnet") >= 3,
                 "expected worker, apiservice and dashboard among the AppHost's descendants: " + string.Join(", ", descendants.Select(p => p.Name)));
@@ -110,6 +111,9 @@ public sealed class AppHostProcessTests(ITestOutputHelper output)
             Assert.StartsWith(serverType, Type("postgres"), StringComparison.Ordinal);
             Assert.StartsWith(serverType, Type("cache"), StringComparison.Ordinal);
             Assert.True(resources.TryGetProperty("workforce", out _));
+            // Prometheus follows the infrastructure's way; Grafana exists only as a container.
+            Assert.StartsWith(serverType, Type("prometheus"), StringComparison.Ordinal);
+            Assert.Equal(infrastructure == "containers", resources.TryGetProperty("grafana", out _));
             foreach (var project in new[] { "worker", "apiservice", "dashboard" })
             {
                 Assert.StartsWith("project.v", Type(project), StringComparison.Ordinal);

@@ -35,6 +35,7 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
         [
             "--AppHost:Infrastructure=auto", $"--AppHost:DataDirectory={dataDirectory}",
             "--AppHost:Ports:Postgres=0", "--AppHost:Ports:Cache=0", "--AppHost:Ports:ApiService=0", "--AppHost:Ports:Dashboard=0", "--AppHost:Ports:Worker=0",
+            "--AppHost:Ports:Prometheus=0", "--AppHost:Ports:Grafana=0",
             "--AppHost:Postgres:Settings:fsync=off", "--AppHost:SeedingScale=20000",
             // The README's anonymous loopback dashboard; the testing builder gives it free ports of its own.
             "--ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS=true",
