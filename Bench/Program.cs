@@ -55,7 +55,8 @@ static int Usage()
               API's constant endpoint of the same size; with each server process's CPU time per request (from /proc).
           sla [--api URL] [--scenarios Bench/sla-scenarios.json] [--scenario NAME]... [--duration S] [--warmup S] [--runs N]
               [--rate-scale X] [--out DIR] [--save-baseline NAME | --baseline NAME] [--min-effect 0.05] [--alpha 0.05]
-              [--metrics URL,URL] [--api-key KEY] [--postgres-port 55432] [--redis-port 56379]
+              [--metrics URL,URL] [--api-key KEY] [--operator-key KEY] [--keep-cache]
+              [--postgres-port 55432] [--redis-port 56379]
               The SLA suite (docs/sla.md): open-model (constant arrival rate, latency from the intended start) or closed-model
               scenarios; percentiles per scenario and endpoint, resource use, JSON + Markdown + .hgrm + latency.png per run;
               baselines compared with a Mann–Whitney U test. Exit 0 pass, 3 SLA breach, 4 regression.

@@ -54,6 +54,12 @@ public static class SlaCommand
                 return 2;
             }
             baseline = JsonSerializer.Deserialize<SlaBaseline>(File.ReadAllText(path), SlaScenarioFile.Json)!;
+            var measured = baseline.Runs[0].Scenarios.Where(s => Math.Abs(s.DurationSeconds - duration.TotalSeconds) > 0.001).Select(s => s.Name).ToList();
+            if (measured.Count > 0)
+            {
+                Console.Error.WriteLine($"Baseline '{baselineName}' measured {string.Join(", ", measured)} for {baseline.Runs[0].Scenarios[0].DurationSeconds} s, this run for {duration.TotalSeconds} s: use the same --duration.");
+                return 2;
+            }
             if (baseline.ScenarioFileVersion != file.Version)
             {
                 Console.Error.WriteLine($"Baseline '{baselineName}' was made with scenario file v{baseline.ScenarioFileVersion}, this is v{file.Version}: save a new one.");
@@ -85,8 +91,16 @@ public static class SlaCommand
 
         Directory.CreateDirectory(output);
         var results = new List<SlaRunResult>();
+        // Every run starts from a cold cache, so "fresh" parameters (the same ones each run: the seed is fixed) miss as
+        // they did in the first run, and runs stay comparable with each other and with a baseline's.
+        var coldStart = !args.Contains("--keep-cache");
+        var operatorKey = Options.Get(args, "--operator-key") ?? "dev-operator-key-not-for-production";
         for (var run = 1; run <= runs; run++)
         {
+            if (coldStart)
+            {
+                await InvalidateCacheAsync(http, operatorKey);
+            }
             var directory = runs == 1 ? output : Path.Combine(output, $"run-{run}");
             Directory.CreateDirectory(directory);
             var startedAt = DateTimeOffset.UtcNow;
@@ -143,6 +157,20 @@ public static class SlaCommand
         Console.WriteLine(SlaReport.Markdown(results[^1]));
         Console.Error.WriteLine($"Outputs: {output} (result.json, summary.md, <scenario>.hgrm, latency.png{(runs > 1 ? " per run-N" : "")}). Exit code {exit}.");
         return exit;
+    }
+
+    private static async Task InvalidateCacheAsync(HttpClient http, string operatorKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/perf/cache/invalidate")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { all = true }),
+        };
+        request.Headers.Add("X-Api-Key", operatorKey);
+        using var response = await http.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            Console.Error.WriteLine($"Could not empty the cache before the run ({(int)response.StatusCode}): pass --operator-key, or --keep-cache to run warm on purpose.");
+        }
     }
 
     private static void Live(int run, int runs, LiveStatus s)
