@@ -15,7 +15,12 @@ internal static class ApiDocument
     {
         builder.Services.AddOpenApi(Name, options =>
         {
-            options.AddSchemaTransformer<NumbersAsWrittenTransformer>();
+            // Free-form JSON (a job's payload and result) stays an inline schema that allows anything: as a named component
+            // it would become an empty class in a generated client instead of that client's untyped JSON node.
+            options.CreateSchemaReferenceId = type => (Nullable.GetUnderlyingType(type.Type) ?? type.Type) == typeof(System.Text.Json.JsonElement)
+                ? null
+                : OpenApiOptions.CreateDefaultSchemaReferenceId(type);
+            options.AddSchemaTransformer<SchemaAsWrittenTransformer>();
             options.AddOperationTransformer<ApiKeySecurityTransformer>();
             options.AddOperationTransformer<StandardResponsesTransformer>();
             options.AddDocumentTransformer<ApiKeySecurityTransformer>();
