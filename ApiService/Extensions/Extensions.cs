@@ -76,7 +76,11 @@ internal static class Extensions
     public static WebApplication MapApiReference(this WebApplication app)
     {
         app.MapOpenApi();
-        app.MapScalarApiReference(options => options.WithTitle("AspirePerf API"));
+        // The document declares the X-Api-Key scheme; the reference offers it first, so a key entered once goes with every
+        // request sent from the page (operator endpoints included).
+        app.MapScalarApiReference(options => options
+            .WithTitle("AspirePerf API")
+            .AddPreferredSecuritySchemes([ApiKeyAuthenticationHandler.SchemeName]));
         return app;
     }
 }
