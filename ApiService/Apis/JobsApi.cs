@@ -21,6 +21,7 @@ public static class JobsApi
             .RequireRateLimiting(RateLimitOptions.Writes)
             .WithAudit()
             .WithName("EnqueueJob")
+            .WithRequestExample("""{"type":"export","payload":{"queryId":"employment-spells","format":"csv"},"priority":"high","uniqueKey":"spells-2025"}""")
             .WithSummary("Enqueue a job: 202 with its Location; with a uniqueKey that a waiting or running job holds, 200 with that job")
             .WithDescription("type: a registered job type (GET /api/v1/jobs/types); payload: its payload object. Optional: priority " +
                 "(critical, high, normal, low, batch), runAt or delaySeconds (scheduled), uniqueKey, maxAttempts, timeoutSeconds.");

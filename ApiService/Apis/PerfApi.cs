@@ -57,6 +57,7 @@ public static class PerfApi
             .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("SetProfilingState")
+            .WithRequestExample("""{"enabled":false}""")
             .WithSummary("Switch request profiling on or off at run time (until restart)");
         api.MapGet("/queries/slow", GetSlowQueries)
             .WithName("GetSlowQueries")
@@ -74,6 +75,7 @@ public static class PerfApi
             .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("ApplyIndex")
+            .WithRequestExample("""{"index":"ix_employment_spells_employer_id"}""")
             .WithSummary("Build one advised index concurrently, then re-run the statements it serves and report their times before and after")
             .ProducesProblemFor(StatusCodes.Status404NotFound, "The index is not in the current advice (GET /api/v1/perf/indexes/advice first).")
             .ProducesProblemFor(StatusCodes.Status409Conflict, "The index could not be built (it exists already, or PostgreSQL refused it).");
@@ -82,6 +84,7 @@ public static class PerfApi
             .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("InvalidateCache")
+            .WithRequestExample("""{"tag":"table:employment_spells"}""")
             .WithSummary("Invalidate one key, one tag (e.g. table:employment_spells) or everything, on every node");
         return api;
     }
@@ -237,7 +240,8 @@ public static class PerfApi
     }
 }
 
-public sealed record InvalidationRequest(string? Key, string? Tag, bool? All);
+/// <summary>Exactly one of the three: each is optional on its own, so the document does not mark any of them required.</summary>
+public sealed record InvalidationRequest(string? Key = null, string? Tag = null, bool? All = null);
 
 public sealed record InvalidationResult(string Kind, string Value);
 
