@@ -57,7 +57,7 @@ public static class PerfApi
             .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("SetProfilingState")
-            .WithRequestExample("""{"enabled":false}""")
+            .WithRequestExample("""{"enabled":true}""")
             .WithSummary("Switch request profiling on or off at run time (until restart)");
         api.MapGet("/queries/slow", GetSlowQueries)
             .WithName("GetSlowQueries")

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using AspirePerf.ApiService.Apis;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Performance.Orchestration;
 using Microsoft.AspNetCore.OpenApi;
@@ -25,9 +24,6 @@ internal sealed class RegisteredOperationsTransformer(
 {
     public const string QueriesPath = "/api/v1/queries";
     public const string AnalysesPath = "/api/v1/analyses";
-    public const string RunQueryId = "RunQuery";
-    public const string StreamRowsId = "StreamQueryRows";
-    public const string RunAnalysisId = "RunAnalysis";
     private const string RowSchemaSuffix = "Row";
 
     public Task TransformAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
