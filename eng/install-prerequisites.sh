@@ -32,3 +32,15 @@ if ! command -v dotnet >/dev/null; then
   echo "The .NET 10 SDK is required (dotnet not found on PATH)." >&2
   exit 1
 fi
+
+# The OpenAPI linter the test suite runs (Redocly CLI, pinned in eng/openapi-lint/package-lock.json), from the npm
+# registry with the machine's Node.js; reinstalled only when the lock file changed.
+lint=eng/openapi-lint
+if ! command -v node >/dev/null || ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "Node.js 20.19 or newer is required for the OpenAPI linter (found: $(node --version 2>/dev/null || echo none))." >&2
+  exit 1
+fi
+if ! cmp -s "$lint/package-lock.json" "$lint/node_modules/.installed-lock.json"; then
+  echo "Installing the OpenAPI linter (npm ci in $lint)"
+  (cd "$lint" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock.json)
+fi

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.ApiService.Http;
+using AspirePerf.ApiService.OpenApi;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Performance.Orchestration;
@@ -34,7 +35,11 @@ public static class AnalysesApi
                 "complete or partial (200, also in X-Analysis-Status) or failed (503, or 504 when the deadline or a step timeout caused it, with the report " +
                 "in the problem's 'report'). A complete answer is cached (X-Cache); each query step goes through the query cache either way. " +
                 "Longer analyses: POST /api/v1/jobs with type 'analysis'.")
-            .Produces<AnalysisReport>(StatusCodes.Status200OK, "application/json");
+            .Produces<AnalysisReport>(StatusCodes.Status200OK, "application/json")
+            .ProducesValidationProblem()
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No registered analysis has this id.")
+            .ProducesProblemFor(StatusCodes.Status503ServiceUnavailable, "No step succeeded (the database failed them); the run's report is in the problem's `report`.")
+            .ProducesProblemFor(StatusCodes.Status504GatewayTimeout, "No step succeeded and the deadline or a step timeout caused it; the report is in `report`.");
         return api;
     }
 

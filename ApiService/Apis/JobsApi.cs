@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.RateLimiting;
 using AspirePerf.ApiService.Http;
+using AspirePerf.ApiService.OpenApi;
 using System.Text.Json;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Jobs;
@@ -20,6 +21,7 @@ public static class JobsApi
             .RequireRateLimiting(RateLimitOptions.Writes)
             .WithAudit()
             .WithName("EnqueueJob")
+            .WithRequestExample("""{"type":"export","payload":{"queryId":"employment-spells","format":"csv"},"priority":"high","uniqueKey":"spells-2025"}""")
             .WithSummary("Enqueue a job: 202 with its Location; with a uniqueKey that a waiting or running job holds, 200 with that job")
             .WithDescription("type: a registered job type (GET /api/v1/jobs/types); payload: its payload object. Optional: priority " +
                 "(critical, high, normal, low, batch), runAt or delaySeconds (scheduled), uniqueKey, maxAttempts, timeoutSeconds.");
@@ -34,22 +36,37 @@ public static class JobsApi
             .WithSummary("Counts by state and priority; per type over the last windowSeconds (default 300): finished jobs, completed/s, wait and run p50/p95/p99 (ms)");
         api.MapGet("/{id:long}", GetAsync)
             .WithName("GetJob")
-            .WithSummary("One job: state, attempts, progress, error history, result");
+            .WithSummary("One job: state, attempts, progress, error history, result")
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No job has this id (finished jobs are deleted after their retention age).");
         api.MapGet("/{id:long}/result", DownloadAsync)
             .WithName("GetJobResult")
-            .WithSummary("A completed job's file (an export), streamed; or its result JSON when it wrote no file");
+            .WithSummary("A completed job's file (an export), streamed; or its result JSON when it wrote no file")
+            .ProducesFor(StatusCodes.Status200OK, "The job's file (an export: CSV, or gzip-compressed NDJSON) as an attachment, or its result JSON when it wrote no file.",
+                typeof(Stream), "text/csv", "application/gzip", "application/octet-stream")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                // The other form of the same 200: a job that wrote no file answers its result as JSON (any shape its type gives).
+                ((Microsoft.OpenApi.OpenApiResponse)operation.Responses!["200"]).Content!["application/json"] = new() { Schema = new Microsoft.OpenApi.OpenApiSchema() };
+                return Task.CompletedTask;
+            })
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No job has this id.")
+            .ProducesProblemFor(StatusCodes.Status409Conflict, "The job has not completed (yet): its result exists once it has.");
         api.MapDelete("/{id:long}", CancelAsync)
             .RequireAuthorization(ApiPolicies.Writer)
             .RequireRateLimiting(RateLimitOptions.Writes)
             .WithAudit()
             .WithName("CancelJob")
-            .WithSummary("Cancel: a waiting job at once (200), a running one through its cancellation token (202)");
+            .WithSummary("Cancel: a waiting job at once (200), a running one through its cancellation token (202)")
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No job has this id.")
+            .ProducesProblemFor(StatusCodes.Status409Conflict, "The job has already finished: only waiting or running jobs can be cancelled.");
         api.MapPost("/{id:long}/retry", RetryAsync)
             .RequireAuthorization(ApiPolicies.Operator)
             .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("RetryJob")
-            .WithSummary("Re-queue a discarded or cancelled job now, with a fresh attempt count (Operator policy)");
+            .WithSummary("Re-queue a discarded or cancelled job now, with a fresh attempt count (Operator policy)")
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No job has this id.")
+            .ProducesProblemFor(StatusCodes.Status409Conflict, "The job is not discarded or cancelled, or another waiting or running job holds its unique key.");
         return api;
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.RateLimiting;
 using AspirePerf.ApiService.Http;
+using AspirePerf.ApiService.OpenApi;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
@@ -39,7 +40,8 @@ public static class PerfApi
         api.MapGet("/requests/{traceId}", GetRequestProfile)
             .WithName("GetRequestProfile")
             .WithSummary("One recent request's profile: route, status, duration, every SQL command (fingerprint, duration), N+1 findings")
-            .WithDescription("The trace id is the W3C trace id; every response carries it in X-Trace-Id.");
+            .WithDescription("The trace id is the W3C trace id; every response carries it in X-Trace-Id.")
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No recent request has this trace id (only the last Profiling:RecentRequests are kept).");
         api.MapGet("/findings", GetFindings)
             .WithName("GetFindings")
             .WithSummary("Recent N+1 findings: one SQL fingerprint repeated at least Profiling:NPlusOneThreshold times in one request");
@@ -55,13 +57,15 @@ public static class PerfApi
             .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("SetProfilingState")
+            .WithRequestExample("""{"enabled":true}""")
             .WithSummary("Switch request profiling on or off at run time (until restart)");
         api.MapGet("/queries/slow", GetSlowQueries)
             .WithName("GetSlowQueries")
             .WithSummary("SQL statements slower than Profiling:SlowQueryThresholdMs, by fingerprint, values redacted, slowest first (limit 1 to 500)");
         api.MapGet("/queries/{fingerprint}/plan", GetSlowQueryPlan)
             .WithName("GetSlowQueryPlan")
-            .WithSummary("The EXPLAIN (FORMAT JSON) plan of a slow statement, captured in the background (status pending until then)");
+            .WithSummary("The EXPLAIN (FORMAT JSON) plan of a slow statement, captured in the background (status pending until then)")
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No statement with this fingerprint is in the slow-query log.");
         api.MapGet("/indexes/advice", (IndexAdvisor advisor, CancellationToken cancellationToken) => advisor.AdviseAsync(cancellationToken))
             .WithName("GetIndexAdvice")
             .WithSummary("Indexes for the workload (pg_stat_statements and the slow-query log), verified with hypopg, ranked by time saved")
@@ -71,12 +75,16 @@ public static class PerfApi
             .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("ApplyIndex")
-            .WithSummary("Build one advised index concurrently, then re-run the statements it serves and report their times before and after");
+            .WithRequestExample("""{"index":"ix_employment_spells_employer_id"}""")
+            .WithSummary("Build one advised index concurrently, then re-run the statements it serves and report their times before and after")
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "The index is not in the current advice (GET /api/v1/perf/indexes/advice first).")
+            .ProducesProblemFor(StatusCodes.Status409Conflict, "The index could not be built (it exists already, or PostgreSQL refused it).");
         api.MapPost("/cache/invalidate", InvalidateAsync)
             .RequireAuthorization(ApiPolicies.Operator)
             .RequireRateLimiting(RateLimitOptions.Operator)
             .WithAudit()
             .WithName("InvalidateCache")
+            .WithRequestExample("""{"tag":"table:employment_spells"}""")
             .WithSummary("Invalidate one key, one tag (e.g. table:employment_spells) or everything, on every node");
         return api;
     }
@@ -232,7 +240,8 @@ public static class PerfApi
     }
 }
 
-public sealed record InvalidationRequest(string? Key, string? Tag, bool? All);
+/// <summary>Exactly one of the three: each is optional on its own, so the document does not mark any of them required.</summary>
+public sealed record InvalidationRequest(string? Key = null, string? Tag = null, bool? All = null);
 
 public sealed record InvalidationResult(string Kind, string Value);
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using System.Globalization;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.ApiService.Http;
+using AspirePerf.ApiService.OpenApi;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Workforce.Queries;
@@ -36,7 +37,13 @@ public static partial class QueriesApi
                 "from the previous page's nextCursor or Link rel=\"next\". An aggregate with more rows than Queries:MaxRows is a 422: stream it. " +
                 "X-Cache tells HIT, MISS, STALE (recomputing failed; last good value) or BYPASS; X-Exec-Time the computation's cost in ms. " +
                 "Cached answers carry a strong ETag (If-None-Match gives 304) and Cache-Control max-age from their remaining TTL.")
-            .Produces<QueryResponse>(StatusCodes.Status200OK, "application/json");
+            .Produces<QueryResponse>(StatusCodes.Status200OK, "application/json")
+            .ProducesFor(StatusCodes.Status304NotModified, "Not modified: `If-None-Match` names the current answer's entity tag. No body.")
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No registered query has this id.")
+            .ProducesProblemFor(StatusCodes.Status422UnprocessableEntity, "An aggregate with more rows than Queries:MaxRows: stream it " +
+                "(`Link: <…/rows?…>; rel=\"alternate\"` points at the stream).")
+            .ProducesProblemFor(StatusCodes.Status503ServiceUnavailable, "The database cannot be reached and no cached answer is available.")
+            .ProducesProblemFor(StatusCodes.Status504GatewayTimeout, "The query ran into its statement timeout (Queries:StatementTimeoutMs).");
         api.MapGet("/{id}/rows", StreamRowsAsync)
             .WithName("StreamQueryRows")
             .WithSummary("Stream every row of a registered query from the database cursor")
@@ -44,7 +51,12 @@ public static partial class QueriesApi
                 "or text/csv. Same parameters and problems as RunQuery; a listing's cursor continues after that page. Never cached; " +
                 "compressed when the client accepts it. A failure after the first row aborts the response, so it is never mistaken for a complete one.")
             .WithNoStore()
-            .Produces(StatusCodes.Status200OK, typeof(void), "application/x-ndjson", "application/json", "text/csv");
+            .Produces(StatusCodes.Status200OK, typeof(void), "application/x-ndjson", "application/json", "text/csv")
+            .ProducesValidationProblem()
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "No registered query has this id.")
+            .ProducesProblemFor(StatusCodes.Status406NotAcceptable, "The `Accept` header allows none of application/x-ndjson, application/json and text/csv.")
+            .ProducesProblemFor(StatusCodes.Status503ServiceUnavailable, "The database cannot be reached.")
+            .ProducesProblemFor(StatusCodes.Status504GatewayTimeout, "The query ran into its statement timeout before the first row (Queries:StreamStatementTimeoutMs).");
         return api;
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.RateLimiting;
 using AspirePerf.ApiService.Http;
+using AspirePerf.ApiService.OpenApi;
 using AspirePerf.Workforce.Seeding;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -21,12 +22,14 @@ public static class SystemApi
         api.MapGet("/workload", GetWorkloadAsync).WithNoStore().RequireRateLimiting(RateLimitOptions.Reads)
             .WithName("GetWorkload")
             .WithSummary("What the workforce database was seeded with")
-            .WithDescription("Seed, scale, rows and seeding time from the seed marker; 404 when the database was never seeded.");
+            .WithDescription("Seed, scale, rows and seeding time from the seed marker; 404 when the database was never seeded.")
+            .ProducesProblemFor(StatusCodes.Status404NotFound, "The database has no seed marker: the worker has not seeded it (or seeding is disabled).");
         api.MapGet("/constant", GetConstant)
             .WithName("GetConstantJson")
             .WithSummary("A constant JSON document of the requested size")
             .WithDescription("Calibration: the fastest answer this host can give for a body of that size (no database, no cache). " +
-                "Benchmarks compare cached answers against it.");
+                "Benchmarks compare cached answers against it.")
+            .ProducesFor(StatusCodes.Status200OK, "`{\"padding\":\"xxx…\"}`, exactly `bytes` long.", typeof(ConstantBody), "application/json");
         return api;
     }
 
@@ -97,6 +100,9 @@ public static class SystemApi
         return new(resource, kind, worst.ToString(), Math.Round(entries.Max(e => e.Value.Duration.TotalMilliseconds), 2), description);
     }
 }
+
+/// <summary>The constant body's shape, for the document: one string member padding it to the requested size.</summary>
+public sealed record ConstantBody(string Padding);
 
 public sealed record WorkloadInfo(int Seed, int Scale, int Version, long Rows, double SeedingMs, double RowsPerSecond, string Checksum, DateTimeOffset SeededAt);
 

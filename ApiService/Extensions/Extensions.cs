@@ -1,6 +1,7 @@
 using AspirePerf.ApiService.Apis;
 using AspirePerf.ApiService.Authentication;
 using AspirePerf.ApiService.Http;
+using AspirePerf.ApiService.OpenApi;
 using AspirePerf.Performance.Auditing;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
@@ -63,7 +64,7 @@ internal static class Extensions
         builder.AddRequestLimits();
         builder.AddApiRateLimits();
         builder.AddApiCompression();
-        builder.Services.AddOpenApi();
+        builder.AddApiDocument();
 
         // The worker's own /health, resolved through service discovery (services__worker__http__0).
         // A health probe reports what it sees now: a 503 or a refused connection is an answer, not a transient
@@ -78,7 +79,11 @@ internal static class Extensions
     public static WebApplication MapApiReference(this WebApplication app)
     {
         app.MapOpenApi();
-        app.MapScalarApiReference(options => options.WithTitle("AspirePerf API"));
+        // The document declares the X-Api-Key scheme; the reference offers it first, so a key entered once goes with every
+        // request sent from the page (operator endpoints included).
+        app.MapScalarApiReference(options => options
+            .WithTitle("AspirePerf API")
+            .AddPreferredSecuritySchemes([ApiKeyAuthenticationHandler.SchemeName]));
         return app;
     }
 }

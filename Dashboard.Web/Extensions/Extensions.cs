@@ -1,16 +1,20 @@
 using System.Net;
-using AspirePerf.Dashboard.Web.Services;
+using AspirePerf.ApiClient;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Kiota.Http.HttpClientLibrary.Middleware;
 
 namespace AspirePerf.Dashboard.Web.Extensions;
 
 internal static class Extensions
 {
+    private const string ApiHttpClient = "apiservice";
+
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
-        // The dashboard knows the API only over HTTP, found through service discovery (services__apiservice__*).
-        var api = builder.Services.AddHttpClient<AspirePerfApiClient>(client =>
+        // The dashboard knows the API only over HTTP, found through service discovery (services__apiservice__*), through
+        // the client Kiota generates from the API's document (ApiClient/).
+        var api = builder.Services.AddHttpClient(ApiHttpClient, client =>
         {
             client.BaseAddress = new("https+http://apiservice");
             // The resilience handler below owns the timeouts.
@@ -20,7 +24,11 @@ internal static class Extensions
             {
                 client.DefaultRequestHeaders.Add("X-Api-Key", key);
             }
-        });
+        })
+        // Kiota's handler that hands response headers (X-Exec-Time) to a caller that asks for them.
+        .AddHttpMessageHandler(() => new HeadersInspectionHandler());
+        builder.Services.AddTransient(services => AspirePerfApiClientFactory.Create(
+            services.GetRequiredService<IHttpClientFactory>().CreateClient(ApiHttpClient)));
 
         // The ServiceDefaults handler (10 s per attempt, retry on any 5xx) would cut a query off before the API's own
         // statement timeout (30 s by default) answers, then run it again; and a 504 from that timeout repeats

@@ -300,6 +300,7 @@ public static class WorkforceQueries
             Columns = [Integer("employer_id"), Text("employer"), Text("sector"), Text("sector_name"), Text("region"), Text("region_name"), Text("size_band"), Text("ownership"), Integer("founded_year")],
             Tables = ["employers", "sectors", "regions"],
             CacheProfile = "point-lookup",
+            MaxRowCount = 1, // by primary key
         },
         new("workers-by-education", "Workers by education level",
             "Workers active at a date by education level and nationality group, with their mean wage.",

@@ -133,6 +133,9 @@ public sealed class SystemEndToEndTests(ITestOutputHelper output)
             await QueryExplorerPage.AssertRunsAQueryAndShowsFieldErrorsAsync(page, ourDashboard.Port, TestDirectories.TestResults, output);
 
             await ApiReferencePage.AssertRendersWithinItsContentSecurityPolicyAsync(page, app.GetEndpoint("apiservice", "http"), TestDirectories.TestResults, output);
+            // The AppHost's operator key (the same the Aspire dashboard's commands send), as an operator would paste it.
+            var operatorKey = await builder.Resources.OfType<ParameterResource>().Single(p => p.Name == "operator-api-key").GetValueAsync(timeout.Token);
+            await ApiReferencePage.AssertCallsAnOperatorEndpointWithAKeyAsync(page, operatorKey!, TestDirectories.TestResults, output);
 
             var aspireDashboard = app.GetEndpoint("aspire-dashboard", "http");
             await AspireDashboardPage.AssertListsResourcesAsync(page, aspireDashboard, ["postgres", "cache", "worker", "apiservice", "dashboard"], TestDirectories.TestResults, output);

@@ -79,6 +79,12 @@ public sealed record QueryDefinition(string Id, string Title, string Description
     public IReadOnlyList<QueryRule> Rules { get; init; } = [];
 
     /// <summary>
+    /// The most rows the query can return by construction (a lookup by primary key: 1), when it has such a bound; the API
+    /// description leaves out the "too many rows" answer for a query that cannot exceed Queries:MaxRows.
+    /// </summary>
+    public int? MaxRowCount { get; init; }
+
+    /// <summary>
     /// Set for queries that list rows (not aggregates): their buffered answers come in keyset pages and their SQL orders
     /// by this key and filters on its parameter (<c>@after IS NULL OR key &gt; @after</c>).
     /// </summary>
