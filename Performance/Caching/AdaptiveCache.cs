@@ -114,7 +114,8 @@ public sealed partial class AdaptiveCache : IDisposable
     /// <param name="flags">
     /// <see cref="CacheCallOptions.Recompute"/>: skip the cache (an operator's <c>Cache-Control: no-cache</c>);
     /// <see cref="CacheCallOptions.SkipLocal"/>: read the shared copy in Redis, not this node's memory (and do not keep
-    /// what is read there in memory), for a caller that must see what every node sees.
+    /// what is read there in memory), for a caller that must see what every node sees;
+    /// <see cref="CacheCallOptions.AwaitRedisWrite"/>: on a miss, return only once the value is in Redis too.
     /// </param>
     public ValueTask<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CacheCallOptions flags, CancellationToken cancellationToken)
     {
@@ -149,18 +150,18 @@ public sealed partial class AdaptiveCache : IDisposable
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogProbeFailed(ex, request.Key);
-            return MissAsync(request, profile, useL1, settings, factory, null, started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, null, flags, started, cancellationToken);
         }
         if (!probe.IsCompletedSuccessfully)
         {
-            return MissAsync(request, profile, useL1, settings, factory, probe.AsTask(), started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, probe.AsTask(), flags, started, cancellationToken);
         }
 #pragma warning disable CA2012 // Read once, and only after IsCompletedSuccessfully: the documented synchronous fast path.
         var completed = probe.Result;
 #pragma warning restore CA2012
         if (completed is null)
         {
-            return MissAsync(request, profile, useL1, settings, factory, null, started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, null, flags, started, cancellationToken);
         }
         RecordL1Hit(state, completed, started);
         return new ValueTask<CacheLookup>(new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null));
@@ -263,7 +264,8 @@ public sealed partial class AdaptiveCache : IDisposable
     }
 
     private async ValueTask<CacheLookup> MissAsync(CacheRequest request, CacheProfile profile, bool useL1, CachingOptions settings,
-        Func<CancellationToken, Task<CachedPayload>> factory, Task<CachedPayload?>? pendingProbe, long started, CancellationToken cancellationToken)
+        Func<CancellationToken, Task<CachedPayload>> factory, Task<CachedPayload?>? pendingProbe, CacheCallOptions flags, long started,
+        CancellationToken cancellationToken)
     {
         CachedPayload? hit = null;
         try
@@ -317,9 +319,9 @@ public sealed partial class AdaptiveCache : IDisposable
             {
                 var payload = await factory(CancellationToken.None);
                 (ttl, reason, var distributedWrite) = await StoreLocallyAsync(request, profile, settings, payload, computation.StartedAt);
-                computation.Completion.SetResult(payload);
                 // The caller has its answer; the Redis write follows, and the slot is given up once it is done.
-                _ = CompleteInBackgroundAsync(request, computation, payload, distributedWrite, lease);
+                computation.Written = CompleteInBackground(request, computation, payload, distributedWrite, lease);
+                computation.Completion.SetResult(payload);
             }
             catch (Exception ex)
             {
@@ -332,6 +334,10 @@ public sealed partial class AdaptiveCache : IDisposable
         try
         {
             var payload = await shared.Completion.Task.WaitAsync(cancellationToken);
+            if ((flags & CacheCallOptions.AwaitRedisWrite) != 0 && shared.Written is { } written)
+            {
+                await written.WaitAsync(cancellationToken);
+            }
             return Record(request, new CacheLookup(payload, CacheOutcome.Miss, CacheTier.Source, ttl, reason), started);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && _lastGood.TryGetValue(request.Key, out CachedPayload? stale) && stale is not null)
@@ -340,6 +346,12 @@ public sealed partial class AdaptiveCache : IDisposable
             return Record(request, new CacheLookup(stale, CacheOutcome.Stale, CacheTier.L1, null, ex.Message), started);
         }
     }
+
+    /// <summary>Starts <see cref="CompleteInBackgroundAsync"/> on the thread pool: even its synchronous start (serializing,
+    /// handing the write to the connection) is not the caller's to wait for.</summary>
+    private Task CompleteInBackground(CacheRequest request, InFlight computation, CachedPayload payload,
+        HybridCacheEntryOptions? distributedWrite, CacheLease? lease) =>
+        Task.Run(() => CompleteInBackgroundAsync(request, computation, payload, distributedWrite, lease));
 
     /// <summary>A stored value no invalidation applied here has outdated, or null; never computes.</summary>
     private async ValueTask<CachedPayload?> ProbeValidAsync(CacheRequest request, HybridCacheEntryOptions probe)
@@ -560,6 +572,9 @@ public sealed partial class AdaptiveCache : IDisposable
         public CacheRequest Request { get; } = request;
         public long StartedAt { get; } = startedAt;
         public TaskCompletionSource<CachedPayload> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The background Redis write and release of a computed value (set before <see cref="Completion"/>); it never faults.</summary>
+        public Task? Written { get; set; }
     }
 
     /// <summary>A computation that began before an invalidation no longer takes new callers: they start a fresh one.</summary>
@@ -749,6 +764,11 @@ public enum CacheCallOptions
     Recompute = 1,
     /// <summary>Read Redis, not this node's memory, and keep nothing read in memory.</summary>
     SkipLocal = 2,
+    /// <summary>
+    /// On a miss, return once the value's Redis write is done (or failed), as raw HybridCache does, instead of as soon as
+    /// the factory returns: for a caller that tells others the value is in the shared cache (the cache-warm job).
+    /// </summary>
+    AwaitRedisWrite = 4,
 }
 
 public enum CacheInvalidationKind
