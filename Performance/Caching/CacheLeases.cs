@@ -64,16 +64,22 @@ public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<Ca
     {
         ArgumentNullException.ThrowIfNull(options);
         var database = redis.GetDatabase();
-        var leaseKey = new RedisKey($"{@namespace}:lease:{key}");
+        var leaseKey = new RedisKey(LeaseKey(@namespace, key));
         // One round trip: the next fence, and the lease if nobody holds it.
         var fence = (long)await WithTimeout(database.ScriptEvaluateAsync(AcquireScript,
-            [leaseKey, new RedisKey($"{@namespace}:lease-fence")], [(long)options.Duration.TotalMilliseconds]), options);
+            [leaseKey, new RedisKey(FenceKey(@namespace))], [(long)options.Duration.TotalMilliseconds]), options);
         return fence > 0 ? new CacheLease(this, database, leaseKey, fence, options) : null;
     }
 
     /// <summary>Whether any node holds the lease for <paramref name="key"/> now.</summary>
     public async Task<bool> IsHeldAsync(string @namespace, string key, CacheLeaseOptions options) =>
-        await WithTimeout(redis.GetDatabase().KeyExistsAsync($"{@namespace}:lease:{key}"), options);
+        await WithTimeout(redis.GetDatabase().KeyExistsAsync(LeaseKey(@namespace, key)), options);
+
+    /// <summary>The Redis key of <paramref name="key"/>'s lease.</summary>
+    internal static string LeaseKey(string @namespace, string key) => $"{@namespace}:lease:{key}";
+
+    /// <summary>The Redis key of the cluster-wide fence counter (one increment per lease request).</summary>
+    internal static string FenceKey(string @namespace) => $"{@namespace}:lease-fence";
 
     internal static async Task<T> WithTimeout<T>(Task<T> operation, CacheLeaseOptions options)
     {
