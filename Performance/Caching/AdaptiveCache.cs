@@ -276,7 +276,7 @@ public sealed partial class AdaptiveCache : IDisposable
         long started, CancellationToken cancellationToken)
     {
         InFlight? computation = null;
-        Task<CacheLease?>? leaseAttempt = null;
+        LeaseRequest? leaseRequest = null;
         if (readRedis && pendingProbe is not null)
         {
             // The look in memory did not finish synchronously (HybridCache's L1 read normally does).
@@ -301,7 +301,7 @@ public sealed partial class AdaptiveCache : IDisposable
                     return Record(request, new CacheLookup(stored, CacheOutcome.Hit, CacheTier.L1, null, null), started);
                 }
                 computation = early;
-                leaseAttempt = _leases.TryAcquireAsync(settings.Namespace, request.Key, settings.Lease);
+                leaseRequest = _leases.Request(settings.Namespace, request.Key, settings.Lease);
             }
             try
             {
@@ -324,7 +324,7 @@ public sealed partial class AdaptiveCache : IDisposable
                 if (computation is not null)
                 {
                     Settle(computation, hit);
-                    ReleaseUnused(leaseAttempt);
+                    ReleaseUnused(leaseRequest);
                 }
                 return Record(request, new CacheLookup(hit, CacheOutcome.Hit, CacheTier.L2, null, null), started);
             }
@@ -350,12 +350,12 @@ public sealed partial class AdaptiveCache : IDisposable
                 // re-check reads Redis, the lease request goes alongside it.
                 if (!useL1 && settings.Lease.Enabled)
                 {
-                    leaseAttempt = _leases.TryAcquireAsync(settings.Namespace, request.Key, settings.Lease);
+                    leaseRequest = _leases.Request(settings.Namespace, request.Key, settings.Lease);
                 }
                 if (await ProbeValidAsync(request, useL1 ? LocalProbe : ProbeWithoutL1) is { } stored)
                 {
                     Settle(computation, stored);
-                    ReleaseUnused(leaseAttempt);
+                    ReleaseUnused(leaseRequest);
                     return Record(request, new CacheLookup(stored, CacheOutcome.Hit, useL1 ? CacheTier.L1 : CacheTier.L2, null, null), started);
                 }
             }
@@ -369,7 +369,7 @@ public sealed partial class AdaptiveCache : IDisposable
             CacheLease? lease = null;
             if (settings.Lease.Enabled)
             {
-                (lease, var fromAnotherNode) = await CoordinateAsync(request, settings, leaseAttempt);
+                (lease, var fromAnotherNode) = await CoordinateAsync(request, settings, leaseRequest);
                 if (fromAnotherNode is not null)
                 {
                     Settle(computation, fromAnotherNode);
@@ -420,9 +420,9 @@ public sealed partial class AdaptiveCache : IDisposable
     /// A lease asked for alongside a read that then found the value: given back once its answer is in, off the caller's
     /// path. Nothing is published: the value is already in Redis for anyone who waited on this lease meanwhile.
     /// </summary>
-    private static void ReleaseUnused(Task<CacheLease?>? attempt)
+    private static void ReleaseUnused(LeaseRequest? sent)
     {
-        if (attempt is null)
+        if (sent is null)
         {
             return;
         }
@@ -430,7 +430,7 @@ public sealed partial class AdaptiveCache : IDisposable
         {
             try
             {
-                if (await attempt is { } lease)
+                if (await sent.ReceiveAsync() is { } lease)
                 {
                     await lease.DisposeAsync();
                 }
@@ -597,7 +597,7 @@ public sealed partial class AdaptiveCache : IDisposable
     /// </summary>
     /// <param name="sentAlready">A lease request sent alongside the Redis read: its answer is this node's first attempt.</param>
     private async Task<(CacheLease? Lease, CachedPayload? Value)> CoordinateAsync(CacheRequest request, CachingOptions settings,
-        Task<CacheLease?>? sentAlready)
+        LeaseRequest? sentAlready)
     {
         var options = settings.Lease;
         var deadline = _time.GetUtcNow() + options.MaxWait;
@@ -606,7 +606,7 @@ public sealed partial class AdaptiveCache : IDisposable
         {
             while (true)
             {
-                var attempt = sentAlready ?? _leases.TryAcquireAsync(settings.Namespace, request.Key, options);
+                var attempt = sentAlready?.ReceiveAsync() ?? _leases.TryAcquireAsync(settings.Namespace, request.Key, options);
                 sentAlready = null;
                 if (await attempt is { } lease)
                 {

@@ -60,15 +60,28 @@ public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<Ca
 
     /// <summary>The lease for <paramref name="key"/>, or null when another node holds it.</summary>
     /// <exception cref="RedisException">Redis did not answer in time: the caller computes alone.</exception>
-    public async Task<CacheLease?> TryAcquireAsync(string @namespace, string key, CacheLeaseOptions options)
+    public Task<CacheLease?> TryAcquireAsync(string @namespace, string key, CacheLeaseOptions options) => Request(@namespace, key, options).ReceiveAsync();
+
+    /// <summary>
+    /// Sends the request for <paramref name="key"/>'s lease now; its answer is read when it is needed. Never throws: a
+    /// failure to send is what <see cref="LeaseRequest.ReceiveAsync"/> throws.
+    /// </summary>
+    public LeaseRequest Request(string @namespace, string key, CacheLeaseOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var database = redis.GetDatabase();
         var leaseKey = new RedisKey(LeaseKey(@namespace, key));
-        // One round trip: the next fence, and the lease if nobody holds it.
-        var fence = (long)await WithTimeout(database.ScriptEvaluateAsync(AcquireScript,
-            [leaseKey, new RedisKey(FenceKey(@namespace))], [(long)options.Duration.TotalMilliseconds]), options);
-        return fence > 0 ? new CacheLease(this, database, leaseKey, fence, options) : null;
+        Task<RedisResult> answer;
+        try
+        {
+            // One round trip: the next fence, and the lease if nobody holds it.
+            answer = database.ScriptEvaluateAsync(AcquireScript, [leaseKey, new RedisKey(FenceKey(@namespace))], [(long)options.Duration.TotalMilliseconds]);
+        }
+        catch (Exception ex)
+        {
+            answer = Task.FromException<RedisResult>(ex);
+        }
+        return new LeaseRequest(this, database, leaseKey, answer, options);
     }
 
     /// <summary>Whether any node holds the lease for <paramref name="key"/> now.</summary>
@@ -110,6 +123,31 @@ public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<Ca
 
     [LoggerMessage(LogLevel.Warning, "Releasing cache lease {Key} failed ({Message}); it lapses when its time is up")]
     private partial void LogReleaseFailed(string key, string message);
+}
+
+/// <summary>
+/// A lease request sent to Redis. Nothing runs when Redis answers until <see cref="ReceiveAsync"/> is awaited, so an
+/// answer that arrives while its sender waits for another reply costs no thread-pool work ahead of that reply; the
+/// <see cref="CacheLeaseOptions.OperationTimeout"/> counts from then, and costs no timer if the answer is in.
+/// </summary>
+public sealed class LeaseRequest
+{
+    private readonly CacheLeases _leases;
+    private readonly IDatabase _database;
+    private readonly RedisKey _key;
+    private readonly Task<RedisResult> _answer;
+    private readonly CacheLeaseOptions _options;
+
+    internal LeaseRequest(CacheLeases leases, IDatabase database, RedisKey key, Task<RedisResult> answer, CacheLeaseOptions options) =>
+        (_leases, _database, _key, _answer, _options) = (leases, database, key, answer, options);
+
+    /// <summary>The lease, or null when another node holds it.</summary>
+    /// <exception cref="RedisException">Redis did not answer in time.</exception>
+    public async Task<CacheLease?> ReceiveAsync()
+    {
+        var fence = (long)await CacheLeases.WithTimeout(_answer, _options);
+        return fence > 0 ? new CacheLease(_leases, _database, _key, fence, _options) : null;
+    }
 }
 
 /// <summary>A held lease: renewed in the background until disposed, then released. <see cref="Fence"/> orders holders.</summary>
