@@ -420,12 +420,13 @@ public sealed partial class AdaptiveCache : IDisposable
     /// A lease asked for alongside a read that then found the value: given back once its answer is in, off the caller's
     /// path. Nothing is published: the value is already in Redis for anyone who waited on this lease meanwhile.
     /// </summary>
-    private static void ReleaseUnused(LeaseRequest? sent)
+    private void ReleaseUnused(LeaseRequest? sent)
     {
         if (sent is null)
         {
             return;
         }
+        var leases = _leases;
         _ = Task.Run(async () =>
         {
             try
@@ -433,6 +434,7 @@ public sealed partial class AdaptiveCache : IDisposable
                 if (await sent.ReceiveAsync() is { } lease)
                 {
                     await lease.DisposeAsync();
+                    leases.Record(LeaseOutcome.Returned);
                 }
             }
             catch (Exception)

@@ -32,29 +32,36 @@ public enum LeaseOutcome
     Waited,
     TakenOver,
     Bypassed,
+    /// <summary>Taken alongside a Redis read that then found the value, and given back.</summary>
+    Returned,
 }
 
 /// <summary>
-/// Per-key leases in Redis: <c>SET key fence NX PX</c>, where the fence is a cluster-wide increasing number
-/// (<c>INCR</c>); renewed and released only by their holder (compare-and-set in Lua). Hand-written because neither
-/// HybridCache nor StackExchange.Redis offers a lease (RedLock.net is not served here, and a single Redis needs no quorum).
+/// Per-key leases in Redis: <c>SET key token NX PX</c>, where the token is unique to each grant; renewed and released
+/// only by their holder (compare-and-set in Lua). Taking one is a plain command, not a script: it travels ahead of a
+/// miss's Redis read, so Redis runs it before that read (a script costs Redis several times more). Hand-written because
+/// neither HybridCache nor StackExchange.Redis offers a lease (RedLock.net is not served here, and a single Redis needs
+/// no quorum).
 /// </summary>
 public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<CacheLeases> logger, IMeterFactory meters)
 {
-    private const string AcquireScript =
-        "local fence = redis.call('incr', KEYS[2]) if redis.call('set', KEYS[1], fence, 'NX', 'PX', ARGV[1]) then return fence else return 0 end";
     private const string RenewScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
     private const string ReleaseScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
+    // Tokens: a random start per process, then one more per grant, so no two holders share one.
+    private long _lastToken = Random.Shared.NextInt64(1, long.MaxValue / 2);
+
     private readonly Counter<long> _outcomes = meters.Create(CacheMetrics.MeterName).CreateCounter<long>("aspireperf.cache.leases", "{lease}",
         "Cold-key computations by how this node took part: won (computed under its lease), waited (got another node's value), " +
-        "taken_over (the holder's lease lapsed; this node computed), bypassed (Redis unavailable or the wait ran out; computed alone).");
+        "taken_over (the holder's lease lapsed; this node computed), bypassed (Redis unavailable or the wait ran out; computed alone); " +
+        "and returned: leases taken alongside a Redis read that found the value, and given back.");
 
     public void Record(LeaseOutcome outcome) => _outcomes.Add(1, new KeyValuePair<string, object?>("outcome", outcome switch
     {
         LeaseOutcome.Won => "won",
         LeaseOutcome.Waited => "waited",
         LeaseOutcome.TakenOver => "taken_over",
+        LeaseOutcome.Returned => "returned",
         _ => "bypassed",
     }));
 
@@ -71,17 +78,17 @@ public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<Ca
         ArgumentNullException.ThrowIfNull(options);
         var database = redis.GetDatabase();
         var leaseKey = new RedisKey(LeaseKey(@namespace, key));
-        Task<RedisResult> answer;
+        var token = Interlocked.Increment(ref _lastToken);
+        Task<bool> answer;
         try
         {
-            // One round trip: the next fence, and the lease if nobody holds it.
-            answer = database.ScriptEvaluateAsync(AcquireScript, [leaseKey, new RedisKey(FenceKey(@namespace))], [(long)options.Duration.TotalMilliseconds]);
+            answer = database.StringSetAsync(leaseKey, token, options.Duration, When.NotExists);
         }
         catch (Exception ex)
         {
-            answer = Task.FromException<RedisResult>(ex);
+            answer = Task.FromException<bool>(ex);
         }
-        return new LeaseRequest(this, database, leaseKey, answer, options);
+        return new LeaseRequest(this, database, leaseKey, token, answer, options);
     }
 
     /// <summary>Whether any node holds the lease for <paramref name="key"/> now.</summary>
@@ -90,9 +97,6 @@ public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<Ca
 
     /// <summary>The Redis key of <paramref name="key"/>'s lease.</summary>
     internal static string LeaseKey(string @namespace, string key) => $"{@namespace}:lease:{key}";
-
-    /// <summary>The Redis key of the cluster-wide fence counter (one increment per lease request).</summary>
-    internal static string FenceKey(string @namespace) => $"{@namespace}:lease-fence";
 
     internal static async Task<T> WithTimeout<T>(Task<T> operation, CacheLeaseOptions options)
     {
@@ -106,14 +110,14 @@ public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<Ca
         }
     }
 
-    internal static async Task<bool> RenewAsync(IDatabase database, RedisKey key, long fence, CacheLeaseOptions options) =>
-        (long)await WithTimeout(database.ScriptEvaluateAsync(RenewScript, [key], [fence, (long)options.Duration.TotalMilliseconds]), options) == 1;
+    internal static async Task<bool> RenewAsync(IDatabase database, RedisKey key, long token, CacheLeaseOptions options) =>
+        (long)await WithTimeout(database.ScriptEvaluateAsync(RenewScript, [key], [token, (long)options.Duration.TotalMilliseconds]), options) == 1;
 
-    internal async Task ReleaseAsync(IDatabase database, RedisKey key, long fence, CacheLeaseOptions options)
+    internal async Task ReleaseAsync(IDatabase database, RedisKey key, long token, CacheLeaseOptions options)
     {
         try
         {
-            await WithTimeout(database.ScriptEvaluateAsync(ReleaseScript, [key], [fence]), options);
+            await WithTimeout(database.ScriptEvaluateAsync(ReleaseScript, [key], [token]), options);
         }
         catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
         {
@@ -135,22 +139,20 @@ public sealed class LeaseRequest
     private readonly CacheLeases _leases;
     private readonly IDatabase _database;
     private readonly RedisKey _key;
-    private readonly Task<RedisResult> _answer;
+    private readonly long _token;
+    private readonly Task<bool> _answer;
     private readonly CacheLeaseOptions _options;
 
-    internal LeaseRequest(CacheLeases leases, IDatabase database, RedisKey key, Task<RedisResult> answer, CacheLeaseOptions options) =>
-        (_leases, _database, _key, _answer, _options) = (leases, database, key, answer, options);
+    internal LeaseRequest(CacheLeases leases, IDatabase database, RedisKey key, long token, Task<bool> answer, CacheLeaseOptions options) =>
+        (_leases, _database, _key, _token, _answer, _options) = (leases, database, key, token, answer, options);
 
     /// <summary>The lease, or null when another node holds it.</summary>
     /// <exception cref="RedisException">Redis did not answer in time.</exception>
-    public async Task<CacheLease?> ReceiveAsync()
-    {
-        var fence = (long)await CacheLeases.WithTimeout(_answer, _options);
-        return fence > 0 ? new CacheLease(_leases, _database, _key, fence, _options) : null;
-    }
+    public async Task<CacheLease?> ReceiveAsync() =>
+        await CacheLeases.WithTimeout(_answer, _options) ? new CacheLease(_leases, _database, _key, _token, _options) : null;
 }
 
-/// <summary>A held lease: renewed in the background until disposed, then released. <see cref="Fence"/> orders holders.</summary>
+/// <summary>A held lease: renewed in the background until disposed, then released.</summary>
 public sealed class CacheLease : IAsyncDisposable
 {
     private readonly CacheLeases _leases;
@@ -160,13 +162,14 @@ public sealed class CacheLease : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _renewal;
 
-    internal CacheLease(CacheLeases leases, IDatabase database, RedisKey key, long fence, CacheLeaseOptions options)
+    internal CacheLease(CacheLeases leases, IDatabase database, RedisKey key, long token, CacheLeaseOptions options)
     {
-        (_leases, _database, _key, Fence, _options) = (leases, database, key, fence, options);
+        (_leases, _database, _key, Token, _options) = (leases, database, key, token, options);
         _renewal = RenewAsync();
     }
 
-    public long Fence { get; }
+    /// <summary>This grant's value in Redis: renewals and the release act only while the lease still holds it.</summary>
+    public long Token { get; }
 
     /// <summary>False once a renewal found the lease gone (lapsed, another node took over): this holder must not write.</summary>
     public bool Held { get; private set; } = true;
@@ -178,7 +181,7 @@ public sealed class CacheLease : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 await Task.Delay(_options.Duration / 3, _stop.Token);
-                Held = await CacheLeases.RenewAsync(_database, _key, Fence, _options);
+                Held = await CacheLeases.RenewAsync(_database, _key, Token, _options);
                 if (!Held)
                 {
                     return;
@@ -201,7 +204,7 @@ public sealed class CacheLease : IAsyncDisposable
         _stop.Dispose();
         if (Held)
         {
-            await _leases.ReleaseAsync(_database, _key, Fence, _options);
+            await _leases.ReleaseAsync(_database, _key, Token, _options);
         }
     }
 }
