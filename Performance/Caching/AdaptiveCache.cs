@@ -114,7 +114,8 @@ public sealed partial class AdaptiveCache : IDisposable
     /// <param name="flags">
     /// <see cref="CacheCallOptions.Recompute"/>: skip the cache (an operator's <c>Cache-Control: no-cache</c>);
     /// <see cref="CacheCallOptions.SkipLocal"/>: read the shared copy in Redis, not this node's memory (and do not keep
-    /// what is read there in memory), for a caller that must see what every node sees.
+    /// what is read there in memory), for a caller that must see what every node sees;
+    /// <see cref="CacheCallOptions.AwaitRedisWrite"/>: on a miss, return only once the value is in Redis too.
     /// </param>
     public ValueTask<CacheLookup> GetOrCreateAsync(CacheRequest request, Func<CancellationToken, Task<CachedPayload>> factory, CacheCallOptions flags, CancellationToken cancellationToken)
     {
@@ -139,28 +140,34 @@ public sealed partial class AdaptiveCache : IDisposable
 
         // The hit path stays synchronous (no state machine, no allocation but the lookup record) when HybridCache
         // answers from L1: that keeps an L1 hit close to a raw HybridCache hit. It also tells the tier: a Redis read
-        // never completes synchronously, so a probe that did was answered from memory.
+        // never completes synchronously, so a probe that did was answered from memory. With the lease on, this first look
+        // is in memory only: on a miss, MissAsync sends the lease request and the Redis read together. It is not
+        // cancellable (it does no I/O): with a token that can be cancelled HybridCache would run it on the thread pool.
+        var memoryFirst = useL1 && settings.Lease.Enabled;
         ValueTask<CachedPayload?> probe;
         try
         {
-            probe = _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
-                ProbeOptions(useL1), request.Tags, cancellationToken);
+            probe = memoryFirst
+                ? _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+                    LocalProbe, request.Tags, CancellationToken.None)
+                : _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+                    ProbeOptions(useL1), request.Tags, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogProbeFailed(ex, request.Key);
-            return MissAsync(request, profile, useL1, settings, factory, null, started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, null, readRedis: false, flags, started, cancellationToken);
         }
         if (!probe.IsCompletedSuccessfully)
         {
-            return MissAsync(request, profile, useL1, settings, factory, probe.AsTask(), started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, probe.AsTask(), readRedis: memoryFirst, flags, started, cancellationToken);
         }
 #pragma warning disable CA2012 // Read once, and only after IsCompletedSuccessfully: the documented synchronous fast path.
         var completed = probe.Result;
 #pragma warning restore CA2012
         if (completed is null)
         {
-            return MissAsync(request, profile, useL1, settings, factory, null, started, cancellationToken);
+            return MissAsync(request, profile, useL1, settings, factory, null, readRedis: memoryFirst, flags, started, cancellationToken);
         }
         RecordL1Hit(state, completed, started);
         return new ValueTask<CacheLookup>(new CacheLookup(completed, CacheOutcome.Hit, CacheTier.L1, null, null));
@@ -232,7 +239,7 @@ public sealed partial class AdaptiveCache : IDisposable
         if (!probe.IsCompletedSuccessfully)
         {
             // Consume it exactly once, whatever it turns out to be; the caller goes the asynchronous way.
-            _ = probe.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            Observe(probe.AsTask());
             return false;
         }
 #pragma warning disable CA2012 // Read once, and only after IsCompletedSuccessfully.
@@ -262,22 +269,63 @@ public sealed partial class AdaptiveCache : IDisposable
         return Record(request, new CacheLookup(computed, CacheOutcome.Bypass, CacheTier.Source, null, reason), started);
     }
 
+    /// <param name="pendingProbe">The probe under way, if any: the Redis read, or with <paramref name="readRedis"/> the look in memory.</param>
+    /// <param name="readRedis">Only memory was looked in: Redis is still to be read.</param>
     private async ValueTask<CacheLookup> MissAsync(CacheRequest request, CacheProfile profile, bool useL1, CachingOptions settings,
-        Func<CancellationToken, Task<CachedPayload>> factory, Task<CachedPayload?>? pendingProbe, long started, CancellationToken cancellationToken)
+        Func<CancellationToken, Task<CachedPayload>> factory, Task<CachedPayload?>? pendingProbe, bool readRedis, CacheCallOptions flags,
+        long started, CancellationToken cancellationToken)
     {
-        CachedPayload? hit = null;
-        try
+        InFlight? computation = null;
+        LeaseRequest? leaseRequest = null;
+        if (readRedis && pendingProbe is not null)
         {
-            hit = pendingProbe is null ? null : await pendingProbe;
+            // The look in memory did not finish synchronously (HybridCache's L1 read normally does).
+            if (await ObservedAsync(pendingProbe, request.Key) is { } local)
+            {
+                return Record(request, new CacheLookup(local, CacheOutcome.Hit, CacheTier.L1, null, null), started);
+            }
+            pendingProbe = null;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        if (readRedis)
         {
-            LogProbeFailed(ex, request.Key);
+            // L1 missed, with the lease on. If Redis misses too, this node's leader will need the key's lease, so the first
+            // caller takes the slot now and sends the lease request, then the Redis read, without waiting in between (one
+            // connection pipelines them): a miss waits for one round trip, not two.
+            var early = new InFlight(request, _time.GetUtcNow().UtcTicks);
+            if (_inFlight.TryAdd(request.Key, early))
+            {
+                // Won the slot: the same re-check of L1 as below, before anything is asked of Redis.
+                if (await ProbeValidAsync(request, LocalProbe) is { } stored)
+                {
+                    Settle(early, stored);
+                    return Record(request, new CacheLookup(stored, CacheOutcome.Hit, CacheTier.L1, null, null), started);
+                }
+                computation = early;
+                leaseRequest = _leases.Request(settings.Namespace, request.Key, settings.Lease);
+            }
+            try
+            {
+                // The leader reads for whoever joins its slot: its own caller giving up does not cancel that.
+                // What it finds counts as an L2 hit, even if it completed synchronously: L1 has just missed.
+                pendingProbe = _cache.GetOrCreateAsync<CachedPayload?>(request.Key, static _ => ValueTask.FromResult<CachedPayload?>(null),
+                    ProbeWithL1, request.Tags, computation is null ? cancellationToken : CancellationToken.None).AsTask();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogProbeFailed(ex, request.Key);
+            }
         }
+
+        var hit = pendingProbe is null ? null : await ObservedAsync(pendingProbe, request.Key);
         if (hit is not null)
         {
             if (!_invalidations.InvalidatedSince(request, hit.CreatedAt.UtcTicks))
             {
+                if (computation is not null)
+                {
+                    Settle(computation, hit);
+                    ReleaseUnused(leaseRequest);
+                }
                 return Record(request, new CacheLookup(hit, CacheOutcome.Hit, CacheTier.L2, null, null), started);
             }
             // Computed before an invalidation this node has applied, and written to Redis after it (by a node that had not
@@ -285,30 +333,46 @@ public sealed partial class AdaptiveCache : IDisposable
             await RemoveQuietlyAsync(request.Key);
         }
 
-        var computation = new InFlight(request, _time.GetUtcNow().UtcTicks);
-        var shared = _inFlight.GetOrAdd(request.Key, computation);
+        InFlight shared;
+        if (computation is not null)
+        {
+            shared = computation;
+        }
+        else
+        {
+            computation = new InFlight(request, _time.GetUtcNow().UtcTicks);
+            shared = _inFlight.GetOrAdd(request.Key, computation);
+            if (shared == computation)
+            {
+                // Won the slot. A caller whose probe began before the previous leader stored the value, and who arrives after
+                // that leader gave the slot up, finds it in memory now: the leader writes L1 before it gives the slot up
+                // (and keeps the slot until its Redis write is done, for profiles that live in Redis only). Where this
+                // re-check reads Redis, the lease request goes alongside it.
+                if (!useL1 && settings.Lease.Enabled)
+                {
+                    leaseRequest = _leases.Request(settings.Namespace, request.Key, settings.Lease);
+                }
+                if (await ProbeValidAsync(request, useL1 ? LocalProbe : ProbeWithoutL1) is { } stored)
+                {
+                    Settle(computation, stored);
+                    ReleaseUnused(leaseRequest);
+                    return Record(request, new CacheLookup(stored, CacheOutcome.Hit, useL1 ? CacheTier.L1 : CacheTier.L2, null, null), started);
+                }
+            }
+        }
+
         TimeSpan? ttl = null;
         string? reason = null;
         if (shared == computation)
         {
-            // Won the slot. A caller whose probe began before the previous leader stored the value, and who arrives after
-            // that leader gave the slot up, finds it in memory now: the leader writes L1 before it gives the slot up
-            // (and keeps the slot until its Redis write is done, for profiles that live in Redis only).
-            if (await ProbeValidAsync(request, useL1 ? LocalProbe : ProbeWithoutL1) is { } stored)
-            {
-                computation.Completion.SetResult(stored);
-                _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
-                return Record(request, new CacheLookup(stored, CacheOutcome.Hit, useL1 ? CacheTier.L1 : CacheTier.L2, null, null), started);
-            }
             // Across the cluster: one node computes under a lease in Redis, the others wait for its value.
             CacheLease? lease = null;
             if (settings.Lease.Enabled)
             {
-                (lease, var fromAnotherNode) = await CoordinateAsync(request, settings);
+                (lease, var fromAnotherNode) = await CoordinateAsync(request, settings, leaseRequest);
                 if (fromAnotherNode is not null)
                 {
-                    computation.Completion.SetResult(fromAnotherNode);
-                    _inFlight.TryRemove(new KeyValuePair<string, InFlight>(request.Key, computation));
+                    Settle(computation, fromAnotherNode);
                     return Record(request, new CacheLookup(fromAnotherNode, CacheOutcome.Hit, CacheTier.L2, null, null), started);
                 }
             }
@@ -317,9 +381,9 @@ public sealed partial class AdaptiveCache : IDisposable
             {
                 var payload = await factory(CancellationToken.None);
                 (ttl, reason, var distributedWrite) = await StoreLocallyAsync(request, profile, settings, payload, computation.StartedAt);
-                computation.Completion.SetResult(payload);
                 // The caller has its answer; the Redis write follows, and the slot is given up once it is done.
-                _ = CompleteInBackgroundAsync(request, computation, payload, distributedWrite, lease);
+                computation.Written = CompleteInBackground(request, computation, payload, distributedWrite, lease);
+                computation.Completion.SetResult(payload);
             }
             catch (Exception ex)
             {
@@ -332,12 +396,76 @@ public sealed partial class AdaptiveCache : IDisposable
         try
         {
             var payload = await shared.Completion.Task.WaitAsync(cancellationToken);
+            if ((flags & CacheCallOptions.AwaitRedisWrite) != 0 && shared.Written is { } written)
+            {
+                await written.WaitAsync(cancellationToken);
+            }
             return Record(request, new CacheLookup(payload, CacheOutcome.Miss, CacheTier.Source, ttl, reason), started);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && _lastGood.TryGetValue(request.Key, out CachedPayload? stale) && stale is not null)
         {
             LogServedStale(ex, request.Key, _time.GetUtcNow() - stale.CreatedAt);
             return Record(request, new CacheLookup(stale, CacheOutcome.Stale, CacheTier.L1, null, ex.Message), started);
+        }
+    }
+
+    /// <summary>Ends a slot with a value that was found rather than computed: whoever joined the slot gets it.</summary>
+    private void Settle(InFlight computation, CachedPayload value)
+    {
+        computation.Completion.SetResult(value);
+        _inFlight.TryRemove(new KeyValuePair<string, InFlight>(computation.Request.Key, computation));
+    }
+
+    /// <summary>
+    /// A lease asked for alongside a read that then found the value: given back once its answer is in, off the caller's
+    /// path. Nothing is published: the value is already in Redis for anyone who waited on this lease meanwhile.
+    /// </summary>
+    private void ReleaseUnused(LeaseRequest? sent)
+    {
+        if (sent is null)
+        {
+            return;
+        }
+        var leases = _leases;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                if (await sent.ReceiveAsync() is { } lease)
+                {
+                    await lease.DisposeAsync();
+                    leases.Record(LeaseOutcome.Returned);
+                }
+            }
+            catch (Exception)
+            {
+                // The request failed or timed out (a failed release logs itself): the caller has its value, and a lease
+                // taken regardless lapses by itself.
+            }
+        });
+    }
+
+    /// <summary>Consumes a probe nobody needs any more, so that a failure of it is observed.</summary>
+    private static void Observe(Task task) =>
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+    /// <summary>Starts <see cref="CompleteInBackgroundAsync"/> on the thread pool: even its synchronous start (serializing,
+    /// handing the write to the connection) is not the caller's to wait for.</summary>
+    private Task CompleteInBackground(CacheRequest request, InFlight computation, CachedPayload payload,
+        HybridCacheEntryOptions? distributedWrite, CacheLease? lease) =>
+        Task.Run(() => CompleteInBackgroundAsync(request, computation, payload, distributedWrite, lease));
+
+    /// <summary>A probe's answer, or null (logged) when it failed; a cancellation is the caller's and propagates.</summary>
+    private async Task<CachedPayload?> ObservedAsync(Task<CachedPayload?> probe, string key)
+    {
+        try
+        {
+            return await probe;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogProbeFailed(ex, key);
+            return null;
         }
     }
 
@@ -469,7 +597,9 @@ public sealed partial class AdaptiveCache : IDisposable
     /// without a value, this node tries to take it over; after <see cref="CacheLeaseOptions.MaxWait"/>, or while Redis
     /// does not answer, it computes alone. Never a deadlock, never an unbounded wait.
     /// </summary>
-    private async Task<(CacheLease? Lease, CachedPayload? Value)> CoordinateAsync(CacheRequest request, CachingOptions settings)
+    /// <param name="sentAlready">A lease request sent alongside the Redis read: its answer is this node's first attempt.</param>
+    private async Task<(CacheLease? Lease, CachedPayload? Value)> CoordinateAsync(CacheRequest request, CachingOptions settings,
+        LeaseRequest? sentAlready)
     {
         var options = settings.Lease;
         var deadline = _time.GetUtcNow() + options.MaxWait;
@@ -478,7 +608,9 @@ public sealed partial class AdaptiveCache : IDisposable
         {
             while (true)
             {
-                if (await _leases.TryAcquireAsync(settings.Namespace, request.Key, options) is { } lease)
+                var attempt = sentAlready?.ReceiveAsync() ?? _leases.TryAcquireAsync(settings.Namespace, request.Key, options);
+                sentAlready = null;
+                if (await attempt is { } lease)
                 {
                     _leases.Record(waited ? LeaseOutcome.TakenOver : LeaseOutcome.Won);
                     return (lease, null);
@@ -560,6 +692,9 @@ public sealed partial class AdaptiveCache : IDisposable
         public CacheRequest Request { get; } = request;
         public long StartedAt { get; } = startedAt;
         public TaskCompletionSource<CachedPayload> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The background Redis write and release of a computed value (set before <see cref="Completion"/>); it never faults.</summary>
+        public Task? Written { get; set; }
     }
 
     /// <summary>A computation that began before an invalidation no longer takes new callers: they start a fresh one.</summary>
@@ -749,6 +884,11 @@ public enum CacheCallOptions
     Recompute = 1,
     /// <summary>Read Redis, not this node's memory, and keep nothing read in memory.</summary>
     SkipLocal = 2,
+    /// <summary>
+    /// On a miss, return once the value's Redis write is done (or failed), as raw HybridCache does, instead of as soon as
+    /// the factory returns: for a caller that tells others the value is in the shared cache (the cache-warm job).
+    /// </summary>
+    AwaitRedisWrite = 4,
 }
 
 public enum CacheInvalidationKind

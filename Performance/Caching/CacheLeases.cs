@@ -32,48 +32,71 @@ public enum LeaseOutcome
     Waited,
     TakenOver,
     Bypassed,
+    /// <summary>Taken alongside a Redis read that then found the value, and given back.</summary>
+    Returned,
 }
 
 /// <summary>
-/// Per-key leases in Redis: <c>SET key fence NX PX</c>, where the fence is a cluster-wide increasing number
-/// (<c>INCR</c>); renewed and released only by their holder (compare-and-set in Lua). Hand-written because neither
-/// HybridCache nor StackExchange.Redis offers a lease (RedLock.net is not served here, and a single Redis needs no quorum).
+/// Per-key leases in Redis: <c>SET key token NX PX</c>, where the token is unique to each grant; renewed and released
+/// only by their holder (compare-and-set in Lua). Taking one is a plain command, not a script: it travels ahead of a
+/// miss's Redis read, so Redis runs it before that read (a script costs Redis several times more). Hand-written because
+/// neither HybridCache nor StackExchange.Redis offers a lease (RedLock.net is not served here, and a single Redis needs
+/// no quorum).
 /// </summary>
 public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<CacheLeases> logger, IMeterFactory meters)
 {
-    private const string AcquireScript =
-        "local fence = redis.call('incr', KEYS[2]) if redis.call('set', KEYS[1], fence, 'NX', 'PX', ARGV[1]) then return fence else return 0 end";
     private const string RenewScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
     private const string ReleaseScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
+    // Tokens: a random start per process, then one more per grant, so no two holders share one.
+    private long _lastToken = Random.Shared.NextInt64(1, long.MaxValue / 2);
+
     private readonly Counter<long> _outcomes = meters.Create(CacheMetrics.MeterName).CreateCounter<long>("aspireperf.cache.leases", "{lease}",
         "Cold-key computations by how this node took part: won (computed under its lease), waited (got another node's value), " +
-        "taken_over (the holder's lease lapsed; this node computed), bypassed (Redis unavailable or the wait ran out; computed alone).");
+        "taken_over (the holder's lease lapsed; this node computed), bypassed (Redis unavailable or the wait ran out; computed alone); " +
+        "and returned: leases taken alongside a Redis read that found the value, and given back.");
 
     public void Record(LeaseOutcome outcome) => _outcomes.Add(1, new KeyValuePair<string, object?>("outcome", outcome switch
     {
         LeaseOutcome.Won => "won",
         LeaseOutcome.Waited => "waited",
         LeaseOutcome.TakenOver => "taken_over",
+        LeaseOutcome.Returned => "returned",
         _ => "bypassed",
     }));
 
     /// <summary>The lease for <paramref name="key"/>, or null when another node holds it.</summary>
     /// <exception cref="RedisException">Redis did not answer in time: the caller computes alone.</exception>
-    public async Task<CacheLease?> TryAcquireAsync(string @namespace, string key, CacheLeaseOptions options)
+    public Task<CacheLease?> TryAcquireAsync(string @namespace, string key, CacheLeaseOptions options) => Request(@namespace, key, options).ReceiveAsync();
+
+    /// <summary>
+    /// Sends the request for <paramref name="key"/>'s lease now; its answer is read when it is needed. Never throws: a
+    /// failure to send is what <see cref="LeaseRequest.ReceiveAsync"/> throws.
+    /// </summary>
+    public LeaseRequest Request(string @namespace, string key, CacheLeaseOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var database = redis.GetDatabase();
-        var leaseKey = new RedisKey($"{@namespace}:lease:{key}");
-        // One round trip: the next fence, and the lease if nobody holds it.
-        var fence = (long)await WithTimeout(database.ScriptEvaluateAsync(AcquireScript,
-            [leaseKey, new RedisKey($"{@namespace}:lease-fence")], [(long)options.Duration.TotalMilliseconds]), options);
-        return fence > 0 ? new CacheLease(this, database, leaseKey, fence, options) : null;
+        var leaseKey = new RedisKey(LeaseKey(@namespace, key));
+        var token = Interlocked.Increment(ref _lastToken);
+        Task<bool> answer;
+        try
+        {
+            answer = database.StringSetAsync(leaseKey, token, options.Duration, When.NotExists);
+        }
+        catch (Exception ex)
+        {
+            answer = Task.FromException<bool>(ex);
+        }
+        return new LeaseRequest(this, database, leaseKey, token, answer, options);
     }
 
     /// <summary>Whether any node holds the lease for <paramref name="key"/> now.</summary>
     public async Task<bool> IsHeldAsync(string @namespace, string key, CacheLeaseOptions options) =>
-        await WithTimeout(redis.GetDatabase().KeyExistsAsync($"{@namespace}:lease:{key}"), options);
+        await WithTimeout(redis.GetDatabase().KeyExistsAsync(LeaseKey(@namespace, key)), options);
+
+    /// <summary>The Redis key of <paramref name="key"/>'s lease.</summary>
+    internal static string LeaseKey(string @namespace, string key) => $"{@namespace}:lease:{key}";
 
     internal static async Task<T> WithTimeout<T>(Task<T> operation, CacheLeaseOptions options)
     {
@@ -87,14 +110,14 @@ public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<Ca
         }
     }
 
-    internal static async Task<bool> RenewAsync(IDatabase database, RedisKey key, long fence, CacheLeaseOptions options) =>
-        (long)await WithTimeout(database.ScriptEvaluateAsync(RenewScript, [key], [fence, (long)options.Duration.TotalMilliseconds]), options) == 1;
+    internal static async Task<bool> RenewAsync(IDatabase database, RedisKey key, long token, CacheLeaseOptions options) =>
+        (long)await WithTimeout(database.ScriptEvaluateAsync(RenewScript, [key], [token, (long)options.Duration.TotalMilliseconds]), options) == 1;
 
-    internal async Task ReleaseAsync(IDatabase database, RedisKey key, long fence, CacheLeaseOptions options)
+    internal async Task ReleaseAsync(IDatabase database, RedisKey key, long token, CacheLeaseOptions options)
     {
         try
         {
-            await WithTimeout(database.ScriptEvaluateAsync(ReleaseScript, [key], [fence]), options);
+            await WithTimeout(database.ScriptEvaluateAsync(ReleaseScript, [key], [token]), options);
         }
         catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
         {
@@ -106,7 +129,30 @@ public sealed partial class CacheLeases(IConnectionMultiplexer redis, ILogger<Ca
     private partial void LogReleaseFailed(string key, string message);
 }
 
-/// <summary>A held lease: renewed in the background until disposed, then released. <see cref="Fence"/> orders holders.</summary>
+/// <summary>
+/// A lease request sent to Redis. Nothing runs when Redis answers until <see cref="ReceiveAsync"/> is awaited, so an
+/// answer that arrives while its sender waits for another reply costs no thread-pool work ahead of that reply; the
+/// <see cref="CacheLeaseOptions.OperationTimeout"/> counts from then, and costs no timer if the answer is in.
+/// </summary>
+public sealed class LeaseRequest
+{
+    private readonly CacheLeases _leases;
+    private readonly IDatabase _database;
+    private readonly RedisKey _key;
+    private readonly long _token;
+    private readonly Task<bool> _answer;
+    private readonly CacheLeaseOptions _options;
+
+    internal LeaseRequest(CacheLeases leases, IDatabase database, RedisKey key, long token, Task<bool> answer, CacheLeaseOptions options) =>
+        (_leases, _database, _key, _token, _answer, _options) = (leases, database, key, token, answer, options);
+
+    /// <summary>The lease, or null when another node holds it.</summary>
+    /// <exception cref="RedisException">Redis did not answer in time.</exception>
+    public async Task<CacheLease?> ReceiveAsync() =>
+        await CacheLeases.WithTimeout(_answer, _options) ? new CacheLease(_leases, _database, _key, _token, _options) : null;
+}
+
+/// <summary>A held lease: renewed in the background until disposed, then released.</summary>
 public sealed class CacheLease : IAsyncDisposable
 {
     private readonly CacheLeases _leases;
@@ -116,13 +162,14 @@ public sealed class CacheLease : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _renewal;
 
-    internal CacheLease(CacheLeases leases, IDatabase database, RedisKey key, long fence, CacheLeaseOptions options)
+    internal CacheLease(CacheLeases leases, IDatabase database, RedisKey key, long token, CacheLeaseOptions options)
     {
-        (_leases, _database, _key, Fence, _options) = (leases, database, key, fence, options);
+        (_leases, _database, _key, Token, _options) = (leases, database, key, token, options);
         _renewal = RenewAsync();
     }
 
-    public long Fence { get; }
+    /// <summary>This grant's value in Redis: renewals and the release act only while the lease still holds it.</summary>
+    public long Token { get; }
 
     /// <summary>False once a renewal found the lease gone (lapsed, another node took over): this holder must not write.</summary>
     public bool Held { get; private set; } = true;
@@ -134,7 +181,7 @@ public sealed class CacheLease : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 await Task.Delay(_options.Duration / 3, _stop.Token);
-                Held = await CacheLeases.RenewAsync(_database, _key, Fence, _options);
+                Held = await CacheLeases.RenewAsync(_database, _key, Token, _options);
                 if (!Held)
                 {
                     return;
@@ -157,7 +204,7 @@ public sealed class CacheLease : IAsyncDisposable
         _stop.Dispose();
         if (Held)
         {
-            await _leases.ReleaseAsync(_database, _key, Fence, _options);
+            await _leases.ReleaseAsync(_database, _key, Token, _options);
         }
     }
 }

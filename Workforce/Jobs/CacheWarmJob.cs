@@ -60,8 +60,10 @@ public sealed class CacheWarmJobHandler(QueryRegistry registry, QueryExecutor ex
                 continue;
             }
             var page = executor.FirstPage(query);
+            // "Cached" promises the API an L2 hit at worst: wait for the Redis write, which a miss otherwise leaves to the background.
             var lookup = await cache.GetOrCreateAsync(QueryResponseCache.Request(cache, query, parameters, page),
-                ct => QueryResponseCache.ComputeAsync(executor, cursors, query, parameters, page, JsonSerializerOptions.Web, time, ct), cancellationToken);
+                ct => QueryResponseCache.ComputeAsync(executor, cursors, query, parameters, page, JsonSerializerOptions.Web, time, ct),
+                CacheCallOptions.AwaitRedisWrite, cancellationToken);
             (lookup.Outcome == CacheOutcome.Hit || lookup.Ttl is not null ? cached : notAdmitted).Add(query.Id);
             await job.ReportProgressAsync((i + 1) * 100 / queries.Count, $"{query.Id} ({i + 1} of {queries.Count})", cancellationToken);
         }

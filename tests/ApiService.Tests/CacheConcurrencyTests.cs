@@ -173,6 +173,33 @@ public sealed class CacheConcurrencyTests(InfrastructureFixture infrastructure, 
     }
 
     [Fact]
+    public async Task A_miss_that_asks_to_await_its_redis_write_returns_once_the_value_is_in_redis()
+    {
+        var space = "await" + Guid.NewGuid().ToString("N")[..8];
+        await using var node = Node(space);
+        var cache = node.Services.GetRequiredService<AdaptiveCache>();
+        var request = Request(cache, "awaited", "table:awaited-" + space);
+        var releaseWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cache.BeforeDistributedWrite = async r =>
+        {
+            if (r.Key == request.Key)
+            {
+                await releaseWrite.Task;
+            }
+        };
+
+        var call = cache.GetOrCreateAsync(request, _ => Task.FromResult(Payload("1", DateTimeOffset.UtcNow)), CacheCallOptions.AwaitRedisWrite,
+            CancellationToken.None).AsTask();
+        await Task.Delay(300);
+        Assert.False(call.IsCompleted, "returned before its Redis write");
+        releaseWrite.SetResult();
+        var lookup = await call.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var shared = await cache.GetOrCreateAsync(request, _ => throw new InvalidOperationException("not in Redis"), CacheCallOptions.SkipLocal, CancellationToken.None);
+        Assert.Equal((CacheOutcome.Miss, CacheOutcome.Hit, CacheTier.L2, "1"), (lookup.Outcome, shared.Outcome, shared.Tier, Encoding.UTF8.GetString(shared.Payload.Body.Span)));
+    }
+
+    [Fact]
     public async Task Skipping_local_memory_reads_the_shared_copy_in_redis()
     {
         var space = "skip" + Guid.NewGuid().ToString("N")[..8];
