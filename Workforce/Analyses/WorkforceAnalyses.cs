@@ -1,5 +1,6 @@
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Performance.Orchestration;
+using AspirePerf.Workforce.Queries;
 using AspirePerf.Workforce.Seeding;
 
 namespace AspirePerf.Workforce.Analyses;
@@ -12,19 +13,9 @@ public static class WorkforceAnalyses
 {
     private static readonly QueryColumn[] Summary = [new("metric", "text"), new("value", "number"), new("text", "text")];
 
-    private static QueryParameter Date(string name, DateOnly @default, string description) => new(name, QueryParameterType.Date, description)
-    {
-        Default = @default,
-        MinimumDate = ReferenceData.FirstDay,
-        MaximumDate = ReferenceData.LastDay,
-    };
+    private static QueryParameter Date(string name, DateOnly @default, string description) => WorkforceQueries.Date(name, @default, description);
 
-    private static QueryParameter Year(string name, int @default, string description) => new(name, QueryParameterType.Integer, description)
-    {
-        Default = (long)@default,
-        Minimum = ReferenceData.FirstDay.Year,
-        Maximum = ReferenceData.LastDay.Year,
-    };
+    private static QueryParameter Year(string name, int @default, string description) => WorkforceQueries.Year(name, @default, description);
 
     private static QueryParameter AsOf => Date("asOf", new(2025, 6, 30), "The day snapshots are taken.");
 

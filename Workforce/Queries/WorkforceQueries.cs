@@ -18,14 +18,16 @@ public static class WorkforceQueries
         MaximumDate = ReferenceData.LastDay,
     };
 
-    private static QueryParameter Date(string name, DateOnly @default, string description) => new(name, QueryParameterType.Date, description)
+    /// <summary>A date within the data's span (the analyses declare theirs with it too).</summary>
+    internal static QueryParameter Date(string name, DateOnly @default, string description) => new(name, QueryParameterType.Date, description)
     {
         Default = @default,
         MinimumDate = ReferenceData.FirstDay,
         MaximumDate = ReferenceData.LastDay,
     };
 
-    private static QueryParameter Year(string name, int @default, string description) => new(name, QueryParameterType.Integer, description)
+    /// <summary>A year within the data's span.</summary>
+    internal static QueryParameter Year(string name, int @default, string description) => new(name, QueryParameterType.Integer, description)
     {
         Default = (long)@default,
         Minimum = ReferenceData.FirstDay.Year,
