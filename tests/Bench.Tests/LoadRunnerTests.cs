@@ -88,7 +88,7 @@ public sealed class LoadRunnerTests : IAsyncLifetime
         // Closed: the one user waited once; every other request found the server idle, so the tail hides the stall
         // (the coordinated omission the open model corrects).
         Assert.InRange(closedResult.Latency.Max, 900, 60_000);
-        Assert.True(closedResult.Latency.P90 * 10 < openResult.Latency.P90,
+        Assert.True(closedResult.Latency.P90 * 3 < openResult.Latency.P90,
             $"closed p90 {closedResult.Latency.P90} ms vs open p90 {openResult.Latency.P90} ms");
         Assert.True(closedResult.Completed > openResult.Completed / 3, "the closed user kept sending after the stall");
     }
@@ -105,7 +105,9 @@ public sealed class LoadRunnerTests : IAsyncLifetime
 
         Assert.Equal(200, result.Scheduled);
         Assert.Equal(result.Scheduled, result.Sent + result.Dropped);
-        Assert.InRange(result.Dropped, 50, 120); // ~100 due during the stall, 5 of them sent before the limit was reached
+        // ~100 fell due during the 1 s stall, and only 5 can be pending; a slow machine drops more, never fewer.
+        Assert.True(result.Dropped >= 50, $"{result.Dropped} dropped");
+        Assert.True(result.Sent >= scenario.MaxInFlight);
         Assert.False(result.Sla.Holds);
         Assert.Contains(result.Sla.Breaches, b => b.Contains("dropped", StringComparison.Ordinal));
     }
