@@ -88,6 +88,7 @@ internal static class AppHostProgram
 
         // Prometheus scrapes every service's /metrics and evaluates eng/prometheus/rules; Grafana comes with containers only.
         var monitoring = MonitoringResources.Add(builder, choice.Mode, settings, [apiService, worker, dashboard]);
+        dashboard.WithConsoleSources(builder, settings, monitoring);
         foreach (var note in monitoring.Notes)
         {
             Console.WriteLine($"[apphost] {note}");

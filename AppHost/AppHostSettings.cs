@@ -45,6 +45,9 @@ public sealed class AppHostSettings
 
     public PrometheusSettings Prometheus { get; set; } = new();
 
+    /// <summary>Where the performance console reads SLA runner results; default the runner's own <c>artifacts/sla</c>.</summary>
+    public string? SlaResultsDirectory { get; set; }
+
     /// <summary>The executables' data folder: <see cref="DataDirectory"/>, else the repository's <c>.data/</c> beside the AppHost project.</summary>
     public string ResolveDataDirectory(string appHostDirectory) =>
         Path.GetFullPath(DataDirectory ?? Path.Combine(appHostDirectory, "..", ".data"));

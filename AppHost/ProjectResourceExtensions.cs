@@ -40,6 +40,32 @@ public static partial class ProjectResourceExtensions
         });
     }
 
+    /// <summary>
+    /// What the performance console reads besides the API: Prometheus (history across nodes and restarts, through
+    /// service discovery), the Aspire dashboard's address (links to a request's trace), and the SLA runner's results
+    /// and baselines on disk.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithConsoleSources(this IResourceBuilder<ProjectResource> console,
+        IDistributedApplicationBuilder builder, AppHostSettings settings, MonitoringResources monitoring)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(monitoring);
+        if (monitoring.Prometheus is { } prometheus)
+        {
+            console.WithEnvironment("services__prometheus__http__0", prometheus.GetEndpoint(PrometheusResources.EndpointName));
+        }
+        if (builder.Configuration["ASPNETCORE_URLS"]?.Split(';')[0] is { Length: > 0 } aspireDashboard)
+        {
+            console.WithEnvironment("Console__AspireDashboardUrl", aspireDashboard);
+        }
+        var repository = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
+        return console
+            .WithEnvironment("Console__SlaResultsDirectory", Path.GetFullPath(settings.SlaResultsDirectory ?? Path.Combine(repository, "artifacts", "sla")))
+            .WithEnvironment("Console__SlaBaselinesDirectory", Path.Combine(repository, "Bench", "baselines"));
+    }
+
     /// <summary>Records and exports that share of traces (OpenTelemetry's standard sampler variables; a trace sampled
     /// upstream stays sampled), in place of Aspire's development default of every trace.</summary>
     public static IResourceBuilder<ProjectResource> WithTraceSampling(this IResourceBuilder<ProjectResource> project, double ratio) =>

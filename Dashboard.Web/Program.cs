@@ -1,5 +1,6 @@
 using AspirePerf.Dashboard.Web.Components;
 using AspirePerf.Dashboard.Web.Extensions;
+using AspirePerf.Dashboard.Web.Operators;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -14,8 +15,12 @@ if (!app.Environment.IsDevelopment())
 {
     app.UseExceptionHandler("/error", createScopeForErrors: true);
 }
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseRateLimiter();
 app.UseAntiforgery();
 app.MapStaticAssets();
+app.MapOperatorAccess();
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 app.MapDefaultEndpoints();
 

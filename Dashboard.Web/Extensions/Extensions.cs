@@ -1,5 +1,9 @@
 using System.Net;
 using AspirePerf.ApiClient;
+using AspirePerf.Dashboard.Web.Live;
+using AspirePerf.Dashboard.Web.Monitoring;
+using AspirePerf.Dashboard.Web.Operators;
+using Microsoft.FluentUI.AspNetCore.Components;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Kiota.Http.HttpClientLibrary.Middleware;
 
@@ -12,6 +16,13 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddFluentUIComponents();
+        builder.AddOperatorAccess();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<LiveFeeds>();
+        // History across nodes and restarts: Prometheus, when the AppHost runs it (services__prometheus__http__0).
+        builder.Services.AddHttpClient<PrometheusClient>(client => client.BaseAddress = new("http://prometheus"));
+        builder.Services.Configure<ConsoleOptions>(builder.Configuration.GetSection(ConsoleOptions.Section));
         // The dashboard knows the API only over HTTP, found through service discovery (services__apiservice__*), through
         // the client Kiota generates from the API's document (ApiClient/).
         var api = builder.Services.AddHttpClient(ApiHttpClient, client =>

@@ -10,7 +10,7 @@ public static class OperatorDashboardPage
     {
         ArgumentNullException.ThrowIfNull(page);
         ArgumentNullException.ThrowIfNull(output);
-        await page.GotoAsync(dashboard.ToString());
+        await page.GotoAsync(new Uri(dashboard, "/resources").ToString());
 
         await page.WaitForFunctionAsync(
             """
