@@ -15,6 +15,9 @@ public sealed record PrometheusSeries(IReadOnlyDictionary<string, string> Labels
     public ChartSeries Chart(string name, double scale = 1) => new(name, [.. Points.Select(p => new ChartPoint(p.At, p.Value * scale))]);
 }
 
+/// <summary>One alert Prometheus evaluates as pending or firing.</summary>
+public sealed record PrometheusAlert(string Name, string Severity, string State, string Summary, DateTimeOffset? ActiveAt);
+
 public readonly record struct PrometheusPoint(DateTimeOffset At, double Value);
 
 /// <summary>
@@ -51,6 +54,18 @@ public sealed class PrometheusClient(HttpClient http, IConfiguration configurati
             .Select(r => new PrometheusSeries(Labels(r), [.. new[] { Point(r.GetProperty("value")) }.Where(p => double.IsFinite(p.Value))]))];
     }
 
+    /// <summary>The alerts pending or firing now, from the rules in eng/prometheus/rules.</summary>
+    public async Task<IReadOnlyList<PrometheusAlert>> AlertsAsync(CancellationToken cancellationToken)
+    {
+        using var document = await GetAsync("/api/v1/alerts", cancellationToken);
+        return [.. document.RootElement.GetProperty("data").GetProperty("alerts").EnumerateArray().Select(a => new PrometheusAlert(
+            Labels(a, "labels").GetValueOrDefault("alertname", ""),
+            Labels(a, "labels").GetValueOrDefault("severity", ""),
+            a.GetProperty("state").GetString() ?? "",
+            Labels(a, "annotations").GetValueOrDefault("summary", ""),
+            a.TryGetProperty("activeAt", out var at) && at.TryGetDateTimeOffset(out var activeAt) ? activeAt : null))];
+    }
+
     private async Task<JsonDocument> GetAsync(string relative, CancellationToken cancellationToken)
     {
         if (!Configured)
@@ -68,8 +83,8 @@ public sealed class PrometheusClient(HttpClient http, IConfiguration configurati
         return document;
     }
 
-    private static Dictionary<string, string> Labels(JsonElement result) =>
-        result.GetProperty("metric").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal);
+    private static Dictionary<string, string> Labels(JsonElement result, string property = "metric") =>
+        result.GetProperty(property).EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal);
 
     private static PrometheusPoint Point(JsonElement pair) => new(
         DateTimeOffset.FromUnixTimeMilliseconds((long)(pair[0].GetDouble() * 1000)),
