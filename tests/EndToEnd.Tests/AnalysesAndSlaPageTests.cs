@@ -66,6 +66,7 @@ public sealed class AnalysesAndSlaPageTests(SystemFixture system, ITestOutputHel
         Assert.Contains(statuses, s => Unfinished.Contains(s.Split(':')[1], StringComparer.Ordinal));
         Assert.Contains(statuses, s => s.EndsWith(":completed", StringComparison.Ordinal));
         Assert.Contains("ms", await page.InnerTextAsync("[data-testid=run-critical-path]"), StringComparison.Ordinal);
+        Assert.Equal(0, await page.Locator("[data-testid=live-error]").CountAsync());
         await Assertions.Expect(page.Locator("[data-testid=recent-runs] tbody tr")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator("[data-testid=analysis-jobs]")).ToContainTextAsync("sector-briefing", new() { Timeout = 15_000 });
 
@@ -90,6 +91,10 @@ public sealed class AnalysesAndSlaPageTests(SystemFixture system, ITestOutputHel
     {
         var page = await ConsolePages.OpenAsVisitorAsync(system, "/sla");
         await page.WaitForSelectorAsync("[data-testid=sla-source]");
+        // A corrupt result (an old folder, as a crashed or hand-edited run leaves it) is named with its reason, not fatal.
+        var corrupt = Path.Combine(system.SlaResultsDirectory, "19990101-000000");
+        Directory.CreateDirectory(corrupt);
+        await File.WriteAllTextAsync(Path.Combine(corrupt, "result.json"), """{ "schemaVersion": 1, "scenarios": [ { "name": """);
 
         // Two short invocations of the real runner against this system: five runs saved as a baseline (in a temporary
         // folder, never the repository's), then five more compared with it (comparison.json).
@@ -124,6 +129,9 @@ public sealed class AnalysesAndSlaPageTests(SystemFixture system, ITestOutputHel
             }
             // Ten runs found: ten p95 points in the history.
             Assert.Equal("10", await page.GetAttributeAsync("[data-testid=sla-history]", "data-points"));
+            Assert.Contains(Path.Combine("19990101-000000", "result.json"), await page.TextContentAsync("[data-testid=sla-problems]") ?? "", StringComparison.Ordinal);
+            Assert.Equal(0, await page.Locator("[data-testid=live-error]").CountAsync());
+            Assert.Equal(0, await page.Locator(ConsolePages.OperatorAction).CountAsync());
 
             await ConsolePages.ScreenshotAsync(page, "sla", output);
             await ConsolePages.AssertAccessibleAsync(page, "sla", output);
@@ -131,6 +139,7 @@ public sealed class AnalysesAndSlaPageTests(SystemFixture system, ITestOutputHel
         finally
         {
             TestDirectories.TryDelete(baselines);
+            TestDirectories.TryDelete(corrupt);
         }
     }
 
