@@ -3,6 +3,7 @@ using AspirePerf.ApiClient;
 using AspirePerf.Dashboard.Web.Live;
 using AspirePerf.Dashboard.Web.Monitoring;
 using AspirePerf.Dashboard.Web.Operators;
+using AspirePerf.Dashboard.Web.Sla;
 using Microsoft.FluentUI.AspNetCore.Components;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Kiota.Http.HttpClientLibrary.Middleware;
@@ -20,6 +21,7 @@ internal static class Extensions
         builder.AddOperatorAccess();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<LiveFeeds>();
+        builder.Services.AddSlaResults();
         // History across nodes and restarts: Prometheus, when the AppHost runs it (services__prometheus__http__0).
         builder.Services.AddHttpClient<PrometheusClient>(client => client.BaseAddress = new("http://prometheus"));
         builder.Services.Configure<ConsoleOptions>(builder.Configuration.GetSection(ConsoleOptions.Section));
