@@ -51,6 +51,13 @@ public sealed class DatabasePageTests(SystemFixture system, ITestOutputHelper ou
         await Assertions.Expect(page.GetByTestId("slow-count")).ToContainTextAsync("statement shapes");
         // pg_stat_statements: its top, or the reason it is off.
         await Assertions.Expect(page.Locator("[data-testid=statements-grid], [data-testid=statements-disabled]").First).ToBeVisibleAsync(new() { Timeout = Timeout });
+        // Another order is another shared feed: the top by calls.
+        if (await page.GetByTestId("statements-grid").CountAsync() > 0)
+        {
+            await page.GetByTestId("statements-order").ClickAsync();
+            await page.Locator("fluent-option", new() { HasText = "Calls" }).ClickAsync();
+            await Assertions.Expect(page.GetByTestId("statements-count")).ToContainTextAsync("by calls", new() { Timeout = Timeout });
+        }
         // Index advice (seconds to compute): advised indexes with their CREATE statement and the verdicts.
         await Assertions.Expect(page.GetByTestId("advice-item").First).ToBeVisibleAsync(new() { Timeout = 120_000 });
         await Assertions.Expect(page.GetByTestId("advice-create").First).ToContainTextAsync("CREATE INDEX CONCURRENTLY");
