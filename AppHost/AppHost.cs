@@ -4,6 +4,7 @@
 // same choice; Grafana runs only as a container.
 using AspirePerf.AppHost.Infrastructure;
 using AspirePerf.AppHost.Monitoring;
+using Microsoft.Extensions.Configuration;
 
 namespace AspirePerf.AppHost;
 
@@ -69,6 +70,15 @@ internal static class AppHostProgram
             .WithHttpHealthCheck("/health")
             .WithServiceUrls(("/scalar/v1", "API reference (Scalar)"), ("/openapi/v1.json", "OpenAPI document"))
             .WithOperatorCommands(operatorKey);
+        // Extra configuration for the API as AppHost:ApiServiceSettings:<section>:<key>=value (the end-to-end tests lower
+        // the slow-query threshold with it, so a small seeded database still has slow statements to show).
+        foreach (var (key, value) in builder.Configuration.GetSection("AppHost:ApiServiceSettings").AsEnumerable(makePathsRelative: true))
+        {
+            if (value is not null)
+            {
+                apiService.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+            }
+        }
 
         var dashboard = builder.AddProject<Projects.AspirePerf_Dashboard_Web>("dashboard")
             .WithReference(apiService)

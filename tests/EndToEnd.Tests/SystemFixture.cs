@@ -57,6 +57,9 @@ public sealed class SystemFixture : IAsyncLifetime
             "--AppHost:Ports:Prometheus=0", "--AppHost:Ports:Grafana=0",
             "--AppHost:Postgres:Settings:fsync=off", "--AppHost:SeedingScale=20000",
             $"--AppHost:SlaResultsDirectory={SlaResultsDirectory}",
+            // Every SQL command counts as slow and every statement is worth advising: a 20,000-spell database is fast,
+            // and the Database page must have slow statements, plans and index advice to show.
+            "--AppHost:ApiServiceSettings:Profiling:SlowQueryThresholdMs=0", "--AppHost:ApiServiceSettings:IndexAdvisor:MinMeanMs=0",
             // The README's anonymous loopback dashboard; the testing builder gives it free ports of its own.
             "--ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS=true",
         ], (options, _) =>
