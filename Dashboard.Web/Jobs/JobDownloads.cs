@@ -3,6 +3,8 @@ using System.Text.Json;
 using AspirePerf.ApiClient;
 using AspirePerf.Dashboard.Web.Operators;
 using Microsoft.Kiota.Abstractions;
+using Microsoft.Kiota.Abstractions.Authentication;
+using Microsoft.Kiota.Http.HttpClientLibrary;
 using Microsoft.Net.Http.Headers;
 
 namespace AspirePerf.Dashboard.Web.Jobs;
@@ -17,10 +19,13 @@ public static class JobDownloads
     // A problem body is a few hundred bytes; more is not a problem document.
     private const int MaxProblemBytes = 16 * 1024;
 
+    // The console's client for the API (Extensions.AddApplicationServices): service discovery, resilience, its own key if any.
+    private const string ApiHttpClient = "apiservice";
+
     public static void MapJobDownloads(this IEndpointRouteBuilder app) =>
         app.MapGet("/jobs/{id}/download", DownloadAsync).ExcludeFromDescription();
 
-    private static async Task DownloadAsync(string id, HttpContext context, AspirePerfApiClient api, ILoggerFactory loggers)
+    private static async Task DownloadAsync(string id, HttpContext context, IHttpClientFactory clients, ILoggerFactory loggers)
     {
         // The route takes any text so that junk gets a problem naming the field, not a bare 404.
         if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var jobId) || jobId <= 0)
@@ -31,20 +36,28 @@ public static class JobDownloads
         }
 
         var key = context.User.OperatorKey();
-        // Kiota's native response handler hands back the HTTP response itself, unread (headers read, body still on the
-        // wire), so the file streams through with its own content type and name instead of being parsed as JSON.
+        // The generated operation reads its 200 as JSON (the API's other form of it), which would buffer a whole export;
+        // the same request sent as a Stream is read headers-first, and Kiota's native response handler hands back the
+        // HTTP response unread, so the file streams through with its own content type and name.
+        var http = clients.CreateClient(ApiHttpClient);
+        using var adapter = new HttpClientRequestAdapter(new AnonymousAuthenticationProvider(), httpClient: http);
+        if (http.BaseAddress is { } address)
+        {
+            adapter.BaseUrl = address.OriginalString.TrimEnd('/');
+        }
+        var request = new AspirePerfApiClient(adapter).Api.V1.Jobs[jobId].Result.ToGetRequestInformation(request =>
+        {
+            request.Headers.Add("Accept", "*/*");
+            if (key is not null)
+            {
+                request.Headers.Add(OperatorAccess.ApiKeyHeader, key);
+            }
+        });
         var native = new NativeResponseHandler();
+        request.AddRequestOptions([new ResponseHandlerOption { ResponseHandler = native }]);
         try
         {
-            await api.Api.V1.Jobs[jobId].Result.GetAsync(request =>
-            {
-                request.Headers.Add("Accept", "*/*");
-                request.Options.Add(new ResponseHandlerOption { ResponseHandler = native });
-                if (key is not null)
-                {
-                    request.Headers.Add(OperatorAccess.ApiKeyHeader, key);
-                }
-            }, context.RequestAborted);
+            await adapter.SendPrimitiveAsync<Stream>(request, cancellationToken: context.RequestAborted);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException && !context.RequestAborted.IsCancellationRequested)
         {

@@ -35,7 +35,7 @@ public sealed class JobsPageTests(SystemFixture system, ITestOutputHelper output
         await Assertions.Expect(page.Locator($"[data-testid=job-state-{spells}]")).ToHaveCountAsync(1, new() { Timeout = Timeout });
 
         // Cancel needs a second click to confirm; then the API says cancelled, and the page follows by itself.
-        await page.GetByTestId($"job-cancel-{waiting}").ClickAsync(new() { Timeout = Timeout });
+        await ClickUntilVisibleAsync(page.GetByTestId($"job-cancel-{waiting}"), page.GetByTestId($"job-cancel-confirm-{waiting}"));
         await page.GetByTestId($"job-cancel-confirm-{waiting}").ClickAsync(new() { Timeout = Timeout });
         await Assertions.Expect(page.GetByTestId("job-action-message")).ToContainTextAsync($"Job {waiting} cancelled", new() { Timeout = Timeout });
         Assert.Equal("cancelled", await StateAsync(api, waiting));
@@ -68,6 +68,12 @@ public sealed class JobsPageTests(SystemFixture system, ITestOutputHelper output
         Assert.Equal(200, direct.Status);
         Assert.StartsWith("text/csv", direct.Headers["content-type"], StringComparison.Ordinal);
         Assert.Contains("attachment", direct.Headers["content-disposition"], StringComparison.Ordinal);
+        // The larger, gzip export relayed byte for byte.
+        await ExpectStateAsync(page, spells, "completed");
+        var spellsFile = await page.Context.APIRequest.GetAsync($"{console}/jobs/{spells}/download");
+        Assert.Equal(200, spellsFile.Status);
+        Assert.Equal("application/gzip", spellsFile.Headers["content-type"]);
+        Assert.Equal(await api.GetByteArrayAsync(new Uri($"/api/v1/jobs/{spells}/result", UriKind.Relative)), await spellsFile.BodyAsync());
         var junk = await page.Context.APIRequest.GetAsync($"{console}/jobs/abc/download");
         Assert.Equal(400, junk.Status);
         Assert.Contains("\"id\"", await junk.TextAsync(), StringComparison.Ordinal);
@@ -80,6 +86,18 @@ public sealed class JobsPageTests(SystemFixture system, ITestOutputHelper output
         using (await api.DeleteAsync(new Uri($"/api/v1/jobs/{later}", UriKind.Relative)))
         {
         }
+
+        // An operator's export from the page: enqueued through the API with the operator's key, then listed and opened.
+        await page.GetByTestId("export-query").SelectOptionAsync("region-sector-heatmap");
+        await page.GetByTestId("export-format").SelectOptionAsync("ndjson-gzip");
+        await page.GetByTestId("export-enqueue").ClickAsync(new() { Timeout = Timeout });
+        var message = page.GetByTestId("job-action-message");
+        await Assertions.Expect(message).ToContainTextAsync("enqueued as job", new() { Timeout = Timeout });
+        var fromPage = long.Parse(Regex.Match(await message.InnerTextAsync(), @"job (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        await ExpectStateAsync(page, fromPage, "completed");
+        await Assertions.Expect(page.Locator($"[data-testid=job-detail][data-job-id='{fromPage}']")).ToBeVisibleAsync(new() { Timeout = Timeout });
+        await page.GetByTestId($"job-open-{export}").ClickAsync(new() { Timeout = Timeout });
+        await Assertions.Expect(detail).ToBeVisibleAsync(new() { Timeout = Timeout });
 
         // Prometheus has scraped the Worker's completions: the throughput chart has points.
         await page.WaitForFunctionAsync("() => Number(document.querySelector('[data-testid=chart-job-throughput]')?.dataset.points ?? 0) > 0",
@@ -140,6 +158,26 @@ public sealed class JobsPageTests(SystemFixture system, ITestOutputHelper output
     {
         using var job = JsonDocument.Parse(await api.GetStringAsync(new Uri($"/api/v1/jobs/{id.ToString(CultureInfo.InvariantCulture)}", UriKind.Relative)));
         return job.RootElement.GetProperty("state").GetString()!;
+    }
+
+    /// <summary>
+    /// Clicks until <paramref name="expected"/> shows: the list re-renders every two seconds, and a click that lands while
+    /// its row is being replaced is lost (a person would click again).
+    /// </summary>
+    private static async Task ClickUntilVisibleAsync(ILocator trigger, ILocator expected)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await trigger.ClickAsync(new() { Timeout = Timeout });
+            try
+            {
+                await Assertions.Expect(expected).ToBeVisibleAsync(new() { Timeout = 5_000 });
+                return;
+            }
+            catch (PlaywrightException) when (attempt < 4)
+            {
+            }
+        }
     }
 
     private static Task ExpectStateAsync(IPage page, long id, string state) =>
