@@ -1,5 +1,6 @@
 using AspirePerf.Dashboard.Web.Components;
 using AspirePerf.Dashboard.Web.Extensions;
+using AspirePerf.Dashboard.Web.Jobs;
 using AspirePerf.Dashboard.Web.Operators;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -21,6 +22,7 @@ app.UseRateLimiter();
 app.UseAntiforgery();
 app.MapStaticAssets();
 app.MapOperatorAccess();
+app.MapJobDownloads();
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 app.MapDefaultEndpoints();
 
