@@ -16,6 +16,7 @@ public static class PerfApi
     {
         // Reads need the reader policy (anonymous unless configured otherwise); changes add the Operator policy.
         var api = app.MapGroup("/api/v1/perf").WithTags("Performance").RequireReaders(app).WithNoStore().RequireRateLimiting(RateLimitOptions.Perf);
+        api.MapPerfDashboard();
         api.MapGet("/cache", GetCacheStatistics)
             .WithName("GetCacheStatistics")
             .WithSummary("Cache statistics: hit ratio overall and per profile, L1 entries and bytes, cost saved");

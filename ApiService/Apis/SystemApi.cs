@@ -82,10 +82,11 @@ public static class SystemApi
 
     // Aspire's client integrations register their checks by name, without tags: Aspire.Npgsql "PostgreSql", the EF Core
     // integration the context's type name, Aspire.StackExchange.Redis "StackExchange.Redis".
-    private static readonly string[] PostgresChecks = ["PostgreSql", nameof(Workforce.Data.WorkforceDbContext)];
-    private static readonly string[] CacheChecks = ["StackExchange.Redis"];
+    internal static readonly string[] PostgresChecks = ["PostgreSql", nameof(Workforce.Data.WorkforceDbContext)];
+    internal static readonly string[] CacheChecks = ["StackExchange.Redis"];
 
-    private static ResourceHealth FromChecks(string resource, string kind, HealthReport report, IReadOnlyList<string> checks)
+    /// <summary>One resource's row from its checks' entries (the worst status, the first failing check's description).</summary>
+    internal static ResourceHealth FromChecks(string resource, string kind, HealthReport report, IReadOnlyList<string> checks)
     {
         var entries = report.Entries.Where(e => checks.Contains(e.Key)).ToList();
         if (entries.Count == 0)

@@ -5,6 +5,7 @@ using AspirePerf.ApiService.OpenApi;
 using AspirePerf.Performance.Auditing;
 using AspirePerf.Performance.Caching;
 using AspirePerf.Performance.Database;
+using AspirePerf.Performance.Health;
 using AspirePerf.Performance.Profiling;
 using AspirePerf.Performance.Database.Queries;
 using AspirePerf.Performance.Jobs;
@@ -46,6 +47,7 @@ internal static class Extensions
         builder.Services.AddWorkforceQueries(builder.Configuration);
         builder.Services.AddAdaptiveCaching(builder.Configuration);
         builder.Services.AddRequestProfiling(builder.Configuration);
+        builder.Services.AddPerfDashboard(builder.Configuration);
         builder.Services.AddIndexAdvisor(builder.Configuration);
         // Enqueue, inspect and cancel jobs; the Worker drains them. The catalog is the Worker's own list of types.
         builder.Services.AddJobQueue(builder.Configuration);

@@ -19,6 +19,7 @@ public sealed partial class ResilientDistributedCache : IBufferDistributedCache
     private readonly TimeSpan _timeout;
     private readonly CacheMetrics _metrics;
     private readonly ILogger<ResilientDistributedCache> _logger;
+    private readonly CircuitBreakerStateProvider _circuit = new();
 
     public ResilientDistributedCache(IBufferDistributedCache inner, DistributedCacheResilienceOptions options, CacheMetrics metrics, ILogger<ResilientDistributedCache> logger)
     {
@@ -34,6 +35,7 @@ public sealed partial class ResilientDistributedCache : IBufferDistributedCache
                 MinimumThroughput = 3,
                 SamplingDuration = TimeSpan.FromSeconds(10),
                 BreakDuration = options.BreakDuration,
+                StateProvider = _circuit,
                 ShouldHandle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>(),
                 OnOpened = _ =>
                 {
@@ -48,6 +50,9 @@ public sealed partial class ResilientDistributedCache : IBufferDistributedCache
             })
             .Build();
     }
+
+    /// <summary>Closed: Redis in use; Open (or Isolated): skipped without touching the network; HalfOpen: being tried again.</summary>
+    public CircuitState CircuitState => _circuit.CircuitState;
 
     public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
     {

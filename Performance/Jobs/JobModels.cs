@@ -125,6 +125,9 @@ public sealed record JobStatistics(
     IReadOnlyList<JobDepth> Depth,
     IReadOnlyList<JobTypeThroughput> LastFiveMinutes);
 
+/// <summary>Due jobs waiting (available, scheduled or retryable with run_at passed), running ones, the oldest due one's run_at, recent discards.</summary>
+public sealed record JobBacklog(long Waiting, long Running, DateTimeOffset? OldestDueAt, long Discarded);
+
 /// <summary>Jobs in one state at one priority.</summary>
 public sealed record JobDepth(string State, string Priority, long Count);
 

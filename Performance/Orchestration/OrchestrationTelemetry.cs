@@ -16,9 +16,10 @@ public sealed class OrchestrationTelemetry
     private int _running;
     private int _peak;
 
-    public OrchestrationTelemetry(IMeterFactory meters)
+    public OrchestrationTelemetry(IMeterFactory meters, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(meters);
+        Recent = new RecentAnalysisOutcomes(time ?? TimeProvider.System);
         var meter = meters.Create("AspirePerf");
         var buckets = new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] };
         _stepDuration = meter.CreateHistogram("aspireperf.analysis.step.duration", "s",
@@ -33,6 +34,9 @@ public sealed class OrchestrationTelemetry
     public int Running => Volatile.Read(ref _running);
 
     public int PeakRunning => Volatile.Read(ref _peak);
+
+    /// <summary>Analyses finished lately in this process, by outcome (the overall status counts failed and partial ones).</summary>
+    public RecentAnalysisOutcomes Recent { get; }
 
     internal void StepStarted()
     {
@@ -49,8 +53,11 @@ public sealed class OrchestrationTelemetry
         _stepDuration.Record(elapsed.TotalSeconds, new("analysis", analysis), new("step", step), new("status", Name(status)));
     }
 
-    internal void AnalysisFinished(string analysis, string mode, AnalysisStatus status) =>
+    internal void AnalysisFinished(string analysis, string mode, AnalysisStatus status)
+    {
         _analyses.Add(1, new("analysis", analysis), new("mode", mode), new("status", status.ToString().ToLowerInvariant()));
+        Recent.Record(status);
+    }
 
     public static string Name(StepStatus status) => status switch
     {

@@ -41,6 +41,19 @@ public sealed class EndpointStatistics(TimeProvider time)
             .OrderBy(e => e.Route, StringComparer.Ordinal)];
     }
 
+    /// <summary>Every route's requests merged into one entry (route <paramref name="name"/>): the overall rate, error rate and
+    /// percentiles (merged histograms, not an average of per-route percentiles). Null when the window is empty.</summary>
+    public EndpointStatisticsEntry? Total(string name = "all")
+    {
+        var slot = CurrentSlot();
+        var merged = new RouteWindow.Totals();
+        foreach (var route in _routes.Values)
+        {
+            route.AddTo(merged, slot);
+        }
+        return merged.ToEntry(name);
+    }
+
     private long CurrentSlot() => time.GetUtcNow().ToUnixTimeSeconds() / BucketSeconds;
 
     private sealed class RouteWindow
@@ -64,32 +77,46 @@ public sealed class EndpointStatistics(TimeProvider time)
 
         public EndpointStatisticsEntry? Snapshot(string route, long slot)
         {
-            var merged = new LongHistogram(TimeStamp.Minutes(10), 3);
-            long errors = 0;
-            long commands = 0;
+            var totals = new Totals();
+            AddTo(totals, slot);
+            return totals.ToEntry(route);
+        }
+
+        public void AddTo(Totals totals, long slot)
+        {
             foreach (var bucket in _buckets)
             {
                 lock (bucket)
                 {
                     if (bucket.Slot > slot - Buckets && bucket.Slot <= slot)
                     {
-                        merged.Add(bucket.Histogram);
-                        errors += bucket.Errors;
-                        commands += bucket.SqlCommands;
+                        totals.Histogram.Add(bucket.Histogram);
+                        totals.Errors += bucket.Errors;
+                        totals.SqlCommands += bucket.SqlCommands;
                     }
                 }
             }
-            var count = merged.TotalCount;
-            if (count == 0)
-            {
-                return null;
-            }
-            return new EndpointStatisticsEntry(route, count, Math.Round((double)errors / count, 4), Math.Round(merged.GetMean() / 1000, 3),
-                Ms(merged, 50), Ms(merged, 90), Ms(merged, 95), Ms(merged, 99), Math.Round(merged.GetMaxValue() / 1000.0, 3),
-                Math.Round((double)commands / count, 2));
         }
 
-        private static double Ms(LongHistogram histogram, double percentile) => Math.Round(histogram.GetValueAtPercentile(percentile) / 1000.0, 3);
+        public sealed class Totals
+        {
+            public readonly LongHistogram Histogram = new(TimeStamp.Minutes(10), 3);
+            public long Errors;
+            public long SqlCommands;
+
+            public EndpointStatisticsEntry? ToEntry(string route)
+            {
+                var count = Histogram.TotalCount;
+                if (count == 0)
+                {
+                    return null;
+                }
+                return new EndpointStatisticsEntry(route, count, Math.Round((double)Errors / count, 4), Math.Round(Histogram.GetMean() / 1000, 3),
+                    Ms(50), Ms(90), Ms(95), Ms(99), Math.Round(Histogram.GetMaxValue() / 1000.0, 3), Math.Round((double)SqlCommands / count, 2));
+            }
+
+            private double Ms(double percentile) => Math.Round(Histogram.GetValueAtPercentile(percentile) / 1000.0, 3);
+        }
     }
 
     private sealed class Bucket

@@ -136,6 +136,13 @@ public sealed class GeneratedClientTests(InfrastructureFixture infrastructure) :
         Assert.Contains(endpoints!.Endpoints!, e => e.Route == "GET /api/v1/queries/{id}" && e.Count > 0);
         Assert.True((await api.Perf.Endpoints.Slowest.GetAsync(c => c.QueryParameters.Limit = 2))!.Endpoints!.Count <= 2);
         Assert.NotNull(await api.Perf.Insights.GetAsync());
+        // No worker runs here, so the overall status is critical with the worker's row first; every statement counts as slow.
+        var dashboard = await api.Perf.Dashboard.GetAsync();
+        Assert.Equal(OverallStatus.Critical, dashboard!.Status);
+        Assert.Equal(ReasonSeverity.Critical, dashboard.Reasons![0].Severity);
+        Assert.Contains(dashboard.Reasons, r => r.Code == "resource-unhealthy" && r.Subject == "worker" && r.Link == "/resources");
+        Assert.Contains(dashboard.Reasons, r => r.Code == "slow-statements" && r.Severity == ReasonSeverity.Warning);
+        Assert.True(dashboard.Numbers!.SlowStatements > 0);
         Assert.NotNull(await api.Perf.Findings.GetAsync());
         Assert.True((await api.Perf.Profiling.GetAsync())!.Enabled);
         var profile = await api.Perf.Requests[traceId].GetAsync();
