@@ -21,9 +21,9 @@ namespace AspirePerf.Bench;
 
 /// <summary>
 /// Analyses, caches bypassed, side by side in one run: each registered analysis run by the same engine serially
-/// (MaxParallelStepsPerAnalysis = 1), in parallel (the default limit), and distributed (an <c>analysis</c> job whose
-/// query steps are jobs run by real Worker processes this command starts), interleaved round by round, medians after
-/// warm-up. Reports wall times against the critical-path bound (the longest dependency chain of the run's own step
+/// (MaxParallelStepsPerAnalysis = 1), in parallel (the default limit) with the database-parallelism cap on and with it
+/// off, and distributed (an <c>analysis</c> job whose query steps are jobs run by real Worker processes this command
+/// starts; <c>--workers 0</c> leaves that mode out), interleaved round by round, medians after warm-up. Reports wall times against the critical-path bound (the longest dependency chain of the run's own step
 /// times), the saving over serial, the achieved parallelism (sum of step times ÷ wall) and the distributed overhead per
 /// step. Seeds its own database (<c>analyses_bench</c>) on the server <c>--workforce</c> names with the product's seeder.
 /// </summary>
@@ -44,6 +44,7 @@ public static class AnalysesBenchmark
     {
         Serial,
         Parallel,
+        ParallelUncapped,
         Distributed,
     }
 
@@ -59,6 +60,10 @@ public static class AnalysesBenchmark
         var defaults = new SeedingOptions();
         var scale = Options.Int(args, "--scale", defaults.Scale);
         var seed = Options.Int(args, "--seed", defaults.Seed);
+        // The server this command is pointed at usually runs on this machine: its cores are the budget. "server": the
+        // product's default (the server's max_parallel_workers).
+        var budgetArgument = Options.Get(args, "--database-budget") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
+        int? budget = budgetArgument == "server" ? null : int.Parse(budgetArgument, CultureInfo.InvariantCulture);
 
         var connectionString = await JobsBenchmark.EnsureDatabaseAsync(server, BenchDatabase);
         await SeedAsync(connectionString, seed, scale);
@@ -66,6 +71,7 @@ public static class AnalysesBenchmark
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Caching:Namespace"] = "bench-analyses-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+            ["Orchestration:DatabaseParallelBudget"] = budget?.ToString(CultureInfo.InvariantCulture),
         }).Build();
         var services = new ServiceCollection();
         services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddConsole());
@@ -86,12 +92,16 @@ public static class AnalysesBenchmark
         using var serial = new AnalysisRunner(provider.GetRequiredService<QueryRegistry>(),
             Microsoft.Extensions.Options.Options.Create(new OrchestrationOptions { MaxParallelStepsPerAnalysis = 1 }),
             provider.GetRequiredService<OrchestrationTelemetry>(), TimeProvider.System, NullLogger<AnalysisRunner>.Instance, dataSource);
+        using var uncapped = new AnalysisRunner(provider.GetRequiredService<QueryRegistry>(),
+            Microsoft.Extensions.Options.Options.Create(new OrchestrationOptions { CapDatabaseParallelism = false }),
+            provider.GetRequiredService<OrchestrationTelemetry>(), TimeProvider.System, NullLogger<AnalysisRunner>.Instance, dataSource);
         var local = provider.GetRequiredService<IQueryStepRunner>();
         var queue = provider.GetRequiredService<PostgresJobQueue>();
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"analyses benchmark: {Cases.Length} analyses, {warmup} warm-up + {runs} measured rounds, modes interleaved (order rotated each round); " +
-            $"in-process limit {parallel.GlobalLimit} steps, {new OrchestrationOptions().MaxParallelStepsPerAnalysis} per analysis; {workers} Worker processes; {Environment.ProcessorCount} cores"));
+            $"in-process limit {parallel.GlobalLimit} steps, {new OrchestrationOptions().MaxParallelStepsPerAnalysis} per analysis; {workers} Worker processes; {Environment.ProcessorCount} cores; " +
+            $"database parallel budget {(budget is { } b ? b.ToString(CultureInfo.InvariantCulture) : "the server's max_parallel_workers")} (cap on: parallel; off: parallel-uncapped)"));
         var children = new List<Process>();
         var results = Cases.ToDictionary(c => c.Id, _ => Enum.GetValues<Mode>().ToDictionary(m => m, _ => new List<Run>()));
         try
@@ -100,9 +110,12 @@ public static class AnalysesBenchmark
             {
                 children.Add(StartWorker(connectionString, cache));
             }
-            await WaitForWorkersAsync(queue, dataSource, children);
+            if (workers > 0)
+            {
+                await WaitForWorkersAsync(queue, dataSource, children);
+            }
 
-            var modes = Enum.GetValues<Mode>();
+            var modes = Enum.GetValues<Mode>().Where(m => m != Mode.Distributed || workers > 0).ToArray();
             Console.WriteLine($"load average at start: {LoadAverage()}");
             var measuredFrom = DateTimeOffset.UtcNow;
             for (var round = 0; round < warmup + runs; round++)
@@ -126,6 +139,7 @@ public static class AnalysesBenchmark
                         {
                             Mode.Serial => await InProcessAsync(serial, analysis, parameters, local),
                             Mode.Parallel => await InProcessAsync(parallel, analysis, parameters, local),
+                            Mode.ParallelUncapped => await InProcessAsync(uncapped, analysis, parameters, local),
                             _ => await DistributedAsync(queue, id, raw),
                         };
                         if (run.Report.Status != AnalysisStatus.Complete)
@@ -142,8 +156,11 @@ public static class AnalysesBenchmark
                 Console.WriteLine($"  round {round + 1} of {warmup + runs} done{(round < warmup ? " (warm-up)" : "")}");
             }
             Console.WriteLine($"load average at end: {LoadAverage()}");
-            await PrintStepSpreadAsync(dataSource, children);
-            await PrintQueueTimesAsync(dataSource, measuredFrom);
+            if (workers > 0)
+            {
+                await PrintStepSpreadAsync(dataSource, children);
+                await PrintQueueTimesAsync(dataSource, measuredFrom);
+            }
         }
         finally
         {
@@ -247,9 +264,40 @@ public static class AnalysesBenchmark
         {
             var s = modes[Mode.Serial];
             var p = modes[Mode.Parallel];
+            InProcessRow(id, s, p, "cap on");
+            InProcessRow(id, s, modes[Mode.ParallelUncapped], "cap off");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Parallel workers per gather the query steps ran under (every measured step; server setting when alone or uncapped):");
+        foreach (var (id, modes) in results)
+        {
+            static string Spread(IEnumerable<Run> runs) => string.Join(", ", runs.SelectMany(r => r.Report.Steps)
+                .Where(st => st.ParallelWorkersPerGather is not null).GroupBy(st => st.ParallelWorkersPerGather!.Value).OrderBy(g => g.Key)
+                .Select(g => $"{g.Key}: {g.Count()}"));
+            Console.WriteLine($"  {id}: serial {Spread(modes[Mode.Serial])}; cap on {Spread(modes[Mode.Parallel])}; cap off {Spread(modes[Mode.ParallelUncapped])}");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Query steps, median time (ms) serial / cap on / cap off, and median start (ms from the analysis's start) cap on / cap off:");
+        foreach (var (id, modes) in results)
+        {
+            Console.WriteLine($"  {id}: " + string.Join("; ", modes[Mode.Serial][0].Report.Steps.Where(st => st.Kind == "query").Select(st =>
+                $"{st.Id} {F(Med(modes[Mode.Serial].Select(r => StepMs(r, st.Id))))} / {F(Med(modes[Mode.Parallel].Select(r => StepMs(r, st.Id))))} / " +
+                $"{F(Med(modes[Mode.ParallelUncapped].Select(r => StepMs(r, st.Id))))} @ {F(Med(modes[Mode.Parallel].Select(r => StartMs(r, st.Id))))} / " +
+                $"{F(Med(modes[Mode.ParallelUncapped].Select(r => StartMs(r, st.Id))))}")));
+        }
+
+        if (results.Values.First()[Mode.Distributed].Count == 0)
+        {
+            return;
+        }
+
+        void InProcessRow(string id, List<Run> s, List<Run> p, string label)
+        {
             var serialWall = Med(s.Select(r => r.Report.ElapsedMs));
             var parallelWall = Med(p.Select(r => r.Report.ElapsedMs));
-            Console.WriteLine($"| `{id}` | {p[0].Report.Steps.Count} | {F(serialWall)} | {F(parallelWall)} | {F(Med(p.Select(r => r.Report.CriticalPathMs)))} | " +
+            Console.WriteLine($"| `{id}` {label} | {p[0].Report.Steps.Count} | {F(serialWall)} | {F(parallelWall)} | {F(Med(p.Select(r => r.Report.CriticalPathMs)))} | " +
                 $"{F(Med(p.Select(r => r.Report.ElapsedMs / r.Report.CriticalPathMs)), "0.00")} | {F(100 * (1 - parallelWall / serialWall), "0")} % | " +
                 $"{F(Med(p.Select(r => r.Report.Parallelism)), "0.00")} | {F(Med(p.Select(r => r.Report.SerialMs)))} / {F(Med(s.Select(r => r.Report.SerialMs)))} | " +
                 $"{F(Med(s.Select(r => r.Report.CriticalPathMs)))} |");
@@ -278,6 +326,8 @@ public static class AnalysesBenchmark
     }
 
     private static double StepMs(Run run, string step) => run.Report.Steps.Single(s => s.Id == step).ElapsedMs ?? 0;
+
+    private static double StartMs(Run run, string step) => run.Report.Steps.Single(s => s.Id == step).StartedMs ?? 0;
 
     /// <summary>The product's initializer, as the Worker runs it at start: a database seeded with this seed and scale is kept.</summary>
     private static async Task SeedAsync(string connectionString, int seed, int scale)

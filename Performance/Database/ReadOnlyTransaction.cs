@@ -14,6 +14,18 @@ public static class ReadOnlyTransaction
     public static async Task<NpgsqlTransaction> BeginAsync(NpgsqlConnection connection, int timeoutMs, CancellationToken cancellationToken,
         params string[] localSettings)
     {
+        ArgumentNullException.ThrowIfNull(localSettings);
+        return (await BeginAsync(connection, timeoutMs, [.. localSettings.Select(s => new NpgsqlBatchCommand(s))], probe: null, cancellationToken)).Transaction;
+    }
+
+    /// <summary>
+    /// The same transaction, and <paramref name="probe"/> (a statement selecting one value in a column named
+    /// <see cref="ProbeColumn"/>, e.g. a transaction-local <c>set_config</c>) run last in the same round trip.
+    /// </summary>
+    /// <returns>The transaction and the probe's value.</returns>
+    public static async Task<(NpgsqlTransaction Transaction, object? Probe)> BeginAsync(NpgsqlConnection connection, int timeoutMs,
+        IReadOnlyList<NpgsqlBatchCommand> localSettings, NpgsqlBatchCommand? probe, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(localSettings);
         var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -26,10 +38,27 @@ public static class ReadOnlyTransaction
             setup.BatchCommands.Add(timeout);
             foreach (var setting in localSettings)
             {
-                setup.BatchCommands.Add(new NpgsqlBatchCommand(setting));
+                setup.BatchCommands.Add(setting);
             }
-            await setup.ExecuteNonQueryAsync(cancellationToken);
-            return transaction;
+            if (probe is null)
+            {
+                await setup.ExecuteNonQueryAsync(cancellationToken);
+                return (transaction, null);
+            }
+            setup.BatchCommands.Add(probe);
+            object? value = null;
+            await using (var reader = await setup.ExecuteReaderAsync(cancellationToken))
+            {
+                do
+                {
+                    if (reader.FieldCount == 1 && reader.GetName(0) == ProbeColumn && await reader.ReadAsync(cancellationToken))
+                    {
+                        value = reader.GetValue(0);
+                    }
+                }
+                while (await reader.NextResultAsync(cancellationToken));
+            }
+            return (transaction, value);
         }
         catch
         {
@@ -37,4 +66,7 @@ public static class ReadOnlyTransaction
             throw;
         }
     }
+
+    /// <summary>The column name a probe's value is read from.</summary>
+    public const string ProbeColumn = "probe";
 }

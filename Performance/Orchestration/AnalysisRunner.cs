@@ -38,6 +38,21 @@ public sealed class OrchestrationOptions
     /// <summary>Distributed mode: how often the coordinator looks for finished step jobs.</summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
     public TimeSpan StepPollInterval { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// When several query steps run at once in this process, cap each one's PostgreSQL intra-query parallelism
+    /// (<c>max_parallel_workers_per_gather</c>, transaction-local) so that steps running × (1 + workers per gather) stays
+    /// within <see cref="DatabaseParallelBudget"/>. A step running alone keeps the server's setting.
+    /// </summary>
+    public bool CapDatabaseParallelism { get; set; } = true;
+
+    /// <summary>
+    /// Processes (query leaders and their parallel workers) the analyses' concurrent steps may keep busy on the database
+    /// server: its cores. Null: the server's <c>max_parallel_workers</c> (read by each capped step's transaction), which
+    /// is the server's own core count only if its operator set it so (PostgreSQL's default is 8).
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 100_000)]
+    public int? DatabaseParallelBudget { get; set; }
 }
 
 /// <summary>Runs one query step somewhere: in this process through the cache, or as a job on the queue.</summary>
@@ -48,11 +63,17 @@ public interface IQueryStepRunner
 
     /// <param name="inputs">The query's parameters as query-string text (<see cref="AnalysisGraph.RawInputs"/>).</param>
     /// <param name="bypassCache">Compute, neither reading nor writing the cache (benchmarks).</param>
-    Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache, CancellationToken cancellationToken);
+    /// <param name="parallelism">How much of the database's CPU the step's query may take, given the steps the scheduler
+    /// runs at the moment (null: no hint); a runner that does not run the query here may ignore it. The answer never
+    /// depends on it.</param>
+    Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache, QueryParallelism? parallelism,
+        CancellationToken cancellationToken);
 }
 
 /// <param name="Cache">hit, miss, stale or bypass: how the cache answered.</param>
-public sealed record QueryStepResult(StepOutput Output, string Cache);
+/// <param name="ParallelWorkersPerGather">The <c>max_parallel_workers_per_gather</c> the step's query ran under, when it
+/// ran here with a parallelism hint; null when it did not run (a cache hit) or ran elsewhere.</param>
+public sealed record QueryStepResult(StepOutput Output, string Cache, int? ParallelWorkersPerGather = null);
 
 [JsonConverter(typeof(JsonStringEnumConverter<StepStatus>))]
 public enum StepStatus
@@ -100,7 +121,21 @@ public sealed record StepReport(
     double? ElapsedMs,
     IReadOnlyList<QueryColumn>? Columns,
     IReadOnlyList<object?[]>? Rows,
-    int? RowCount);
+    int? RowCount)
+{
+    /// <summary>Query steps running in this process when this one started (itself included); null for a synthesis or a step that never started.</summary>
+    public int? QueryStepsRunning { get; init; }
+
+    /// <summary>
+    /// The PostgreSQL <c>max_parallel_workers_per_gather</c> the step's query ran under: the server's setting, or less when
+    /// it was capped because other steps ran at once (<see cref="OrchestrationOptions.CapDatabaseParallelism"/>); null
+    /// when no query ran here (a cache hit, a synthesis, a distributed step).
+    /// </summary>
+    public int? ParallelWorkersPerGather { get; init; }
+
+    /// <summary>Runs of the step's query: 2 when the first failed with a transient database error and was retried.</summary>
+    public int? Attempts { get; init; }
+}
 
 /// <summary>
 /// An analysis's answer: every step's report and the timings a reader needs to judge the run: wall time, the sum of
@@ -140,6 +175,7 @@ public sealed partial class AnalysisRunner : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<AnalysisRunner> _logger;
     private readonly SemaphoreSlim _global;
+    private int _queryStepsAdmitted;
 
     public AnalysisRunner(QueryRegistry queries, IOptions<OrchestrationOptions> options, OrchestrationTelemetry telemetry, TimeProvider time,
         ILogger<AnalysisRunner> logger, NpgsqlDataSource? dataSource = null)
@@ -153,6 +189,12 @@ public sealed partial class AnalysisRunner : IDisposable
 
     /// <summary>Steps that may run at once in this process (over every analysis).</summary>
     public int GlobalLimit { get; }
+
+    /// <summary>
+    /// Query steps of every analysis in this process that the schedulers have started and that have not ended, at most
+    /// <see cref="GlobalLimit"/> (those beyond wait for a slot): how many share the database's CPU right now.
+    /// </summary>
+    public int QueryStepsRunning => Math.Min(Volatile.Read(ref _queryStepsAdmitted), GlobalLimit);
 
     public void Dispose() => _global.Dispose();
 
@@ -181,7 +223,14 @@ public sealed partial class AnalysisRunner : IDisposable
 
         void StartReady()
         {
-            while (running.Count < _options.MaxParallelStepsPerAnalysis && state.Ready.TryDequeue(out var step))
+            var starting = new List<AnalysisStep>();
+            while (running.Count + starting.Count < _options.MaxParallelStepsPerAnalysis && state.Ready.TryDequeue(out var next))
+            {
+                starting.Add(next);
+            }
+            // Counted before any of them runs, so steps started together all see each other.
+            Interlocked.Add(ref _queryStepsAdmitted, starting.Count(s => s.IsQuery));
+            foreach (var step in starting)
             {
                 var task = RunStepAsync(analysis, step, parameters, state, runner, run, clock, OnStart, activity, deadline.Token);
                 running[task] = step;
@@ -259,6 +308,9 @@ public sealed partial class AnalysisRunner : IDisposable
         double? startedMs = null;
         var stepClock = new Stopwatch();
         var holdsSlot = false;
+        int? sharing = null;
+        int? workers = null;
+        var attempts = 0;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(deadline);
         timeout.CancelAfter(step.Timeout ?? _options.StepTimeout);
         using var activity = OrchestrationTelemetry.Source.StartActivity($"step {step.Id}", ActivityKind.Internal, parent?.Context ?? default);
@@ -281,14 +333,32 @@ public sealed partial class AnalysisRunner : IDisposable
             {
                 var query = _queries.Find(step.QueryId!)!;
                 inputs = AnalysisGraph.RawInputs(step, parameters, outputs);
-                result = await runner.RunAsync(query, inputs, run.BypassCache, timeout.Token).WaitAsync(timeout.Token);
+                sharing = QueryStepsRunning;
+                var parallelism = new QueryParallelism(sharing.Value, _options.DatabaseParallelBudget, _options.CapDatabaseParallelism);
+                while (true)
+                {
+                    attempts++;
+                    try
+                    {
+                        result = await runner.RunAsync(query, inputs, run.BypassCache, parallelism, timeout.Token).WaitAsync(timeout.Token);
+                        break;
+                    }
+                    catch (NpgsqlException ex) when (ex.IsTransient && attempts == 1 && !timeout.IsCancellationRequested)
+                    {
+                        // A dropped session, a failover, a deadlock: the same query on a new connection can succeed
+                        // (distributed steps get this from their job's attempts). Once, within the step's timeout.
+                        LogStepRetried(analysis.Id, step.Id, ex.GetType().Name + ": " + ex.Message);
+                    }
+                }
+                workers = result.ParallelWorkersPerGather;
             }
             else
             {
                 result = new QueryStepResult(step.Synthesis!(new SynthesisContext(parameters, outputs)), "none");
             }
             stepClock.Stop();
-            state.Complete(step, Report(step, inputs, StepStatus.Succeeded, null, result.Cache, startedMs, stepClock, result.Output), result.Output);
+            state.Complete(step, Report(step, inputs, StepStatus.Succeeded, null, result.Cache, startedMs, stepClock, result.Output)
+                with { QueryStepsRunning = sharing, ParallelWorkersPerGather = workers, Attempts = step.IsQuery ? attempts : null }, result.Output);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
@@ -296,16 +366,22 @@ public sealed partial class AnalysisRunner : IDisposable
             var why = deadline.IsCancellationRequested
                 ? "The analysis's deadline passed (or its caller went away) before this step finished."
                 : $"Did not finish within its timeout of {(step.Timeout ?? _options.StepTimeout).TotalMilliseconds:0} ms.";
-            state.Complete(step, Report(step, inputs, StepStatus.TimedOut, why, null, startedMs, stepClock, null), null);
+            state.Complete(step, Report(step, inputs, StepStatus.TimedOut, why, null, startedMs, stepClock, null)
+                with { QueryStepsRunning = sharing, Attempts = attempts > 0 ? attempts : null }, null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             stepClock.Stop();
             LogStepFailed(analysis.Id, step.Id, ex.GetType().Name + ": " + ex.Message);
-            state.Complete(step, Report(step, inputs, StepStatus.Failed, ex.Message, null, startedMs, stepClock, null), null);
+            state.Complete(step, Report(step, inputs, StepStatus.Failed, ex.Message, null, startedMs, stepClock, null)
+                with { QueryStepsRunning = sharing, Attempts = attempts > 0 ? attempts : null }, null);
         }
         finally
         {
+            if (step.IsQuery)
+            {
+                Interlocked.Decrement(ref _queryStepsAdmitted);
+            }
             if (holdsSlot)
             {
                 _global.Release();
@@ -336,6 +412,9 @@ public sealed partial class AnalysisRunner : IDisposable
             : finish[id] = byId[id].DependsOn.Select(Finish).DefaultIfEmpty(0).Max() + (reports[id].ElapsedMs ?? 0);
         return analysis.Steps.Select(s => Finish(s.Id)).DefaultIfEmpty(0).Max();
     }
+
+    [LoggerMessage(LogLevel.Warning, "Analysis {Analysis}: step {Step} hit a transient database error and runs once more: {Error}")]
+    private partial void LogStepRetried(string analysis, string step, string error);
 
     [LoggerMessage(LogLevel.Warning, "Analysis {Analysis}: step {Step} failed: {Error}")]
     private partial void LogStepFailed(string analysis, string step, string error);

@@ -30,7 +30,12 @@ public sealed class QueueStepRunner(PostgresJobQueue queue, IOptions<Orchestrati
 
     public string Mode => "distributed";
 
-    public async Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache, CancellationToken cancellationToken)
+    /// <remarks>
+    /// <paramref name="parallelism"/> is not passed on: the step runs in a Worker, among that process's steps, not this
+    /// one's, so this process's count says nothing about the load its query meets.
+    /// </remarks>
+    public async Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache,
+        QueryParallelism? parallelism, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -93,7 +98,7 @@ public sealed class AnalysisStepJobHandler(QueryRegistry queries, IQueryStepRunn
         var query = queries.Find(job.Payload.QueryId) ?? throw new JobDiscardException($"Unknown query '{job.Payload.QueryId}'.");
         try
         {
-            var result = await local.RunAsync(query, job.Payload.Inputs, job.Payload.BypassCache, cancellationToken);
+            var result = await local.RunAsync(query, job.Payload.Inputs, job.Payload.BypassCache, parallelism: null, cancellationToken);
             job.Result = new AnalysisStepJobResult(result.Output.Columns, result.Output.Rows, result.Cache);
         }
         catch (Exception ex) when (ex is StepInputException or QueryTimeoutException or QueryResultTooLargeException or PostgresException { IsTransient: false })

@@ -15,18 +15,30 @@ public sealed class CachedQueryStepRunner(QueryExecutor executor, QueryCursors c
 {
     public string Mode => "in-process";
 
-    public async Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache, CancellationToken cancellationToken)
+    /// <remarks>
+    /// <paramref name="parallelism"/> applies when the query runs here (a miss or a bypass): it caps the query's
+    /// PostgreSQL parallel workers in its own transaction. The cached body holds the rows only, never the setting.
+    /// </remarks>
+    public async Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache,
+        QueryParallelism? parallelism, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         var parameters = AnalysisGraph.BindQuery(query, inputs);
-        Task<CachedPayload> Compute(CancellationToken ct) =>
-            QueryResponseCache.ComputeAsync(executor, cursors, query, parameters, page: null, JsonSerializerOptions.Web, time, ct);
+        int? workers = null;
+        async Task<CachedPayload> Compute(CancellationToken ct)
+        {
+            // The value is dated by when reading began (as QueryResponseCache.ComputeAsync dates it).
+            var startedAt = time.GetUtcNow();
+            var result = await executor.ExecuteAsync(query, parameters, page: null, parallelism, ct);
+            workers = result.ParallelWorkersPerGather;
+            return QueryResponseCache.Payload(result, cursors, query, parameters, JsonSerializerOptions.Web, startedAt);
+        }
         if (bypassCache)
         {
-            return new QueryStepResult(Read(await Compute(cancellationToken)), "bypass");
+            return new QueryStepResult(Read(await Compute(cancellationToken)), "bypass", workers);
         }
         var lookup = await cache.GetOrCreateAsync(QueryResponseCache.Request(cache, query, parameters), Compute, cancellationToken);
-        return new QueryStepResult(Read(lookup.Payload), lookup.Outcome.ToString().ToLowerInvariant());
+        return new QueryStepResult(Read(lookup.Payload), lookup.Outcome.ToString().ToLowerInvariant(), workers);
     }
 
     private static StepOutput Read(CachedPayload payload)

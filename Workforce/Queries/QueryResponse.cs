@@ -55,6 +55,20 @@ public static class QueryResponseCache
         // The value is dated by when reading began: an invalidation after this instant may not be reflected in it.
         var startedAt = time.GetUtcNow();
         var result = await executor.ExecuteAsync(query, parameters, page, cancellationToken);
+        return Payload(result, cursors, query, parameters, json, startedAt);
+    }
+
+    /// <summary>
+    /// The cached body of a result computed at <paramref name="startedAt"/>: the data only, nothing about how it was
+    /// computed (time, parallel workers), so the same rows make the same bytes.
+    /// </summary>
+    public static CachedPayload Payload(QueryResult result, QueryCursors cursors, QueryDefinition query, BoundParameters parameters,
+        JsonSerializerOptions json, DateTimeOffset startedAt)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(cursors);
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(parameters);
         var next = result.NextAfter is { } after ? cursors.Create(query, parameters, after) : null;
         var response = new QueryResponse(query.Id, query.Title, parameters.Values, result.Columns, result.Rows,
             result.RowCount, next);

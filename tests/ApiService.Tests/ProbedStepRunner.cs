@@ -29,7 +29,8 @@ public sealed class ProbedStepRunner(IQueryStepRunner inner) : IQueryStepRunner
 
     public int Running => Volatile.Read(ref _running);
 
-    public async Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache, CancellationToken cancellationToken)
+    public async Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache,
+        QueryParallelism? parallelism, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         Started.Enqueue(query.Id);
@@ -48,7 +49,7 @@ public sealed class ProbedStepRunner(IQueryStepRunner inner) : IQueryStepRunner
             {
                 throw new InvalidOperationException($"Injected failure of {query.Id}.");
             }
-            return await inner.RunAsync(query, inputs, bypassCache, cancellationToken);
+            return await inner.RunAsync(query, inputs, bypassCache, parallelism, cancellationToken);
         }
         catch (OperationCanceledException)
         {

@@ -51,7 +51,31 @@ public sealed record QueryResult(
     IReadOnlyList<object?[]> Rows,
     int RowCount,
     long? NextAfter,
-    double ExecutionMs);
+    double ExecutionMs)
+{
+    /// <summary>
+    /// The <c>max_parallel_workers_per_gather</c> the query ran under, when it was run with a
+    /// <see cref="QueryParallelism"/>; null otherwise.
+    /// </summary>
+    public int? ParallelWorkersPerGather { get; init; }
+}
+
+/// <summary>
+/// How much of the database server's CPU one query may take when it is one of several a scheduler runs at once. With
+/// <paramref name="Cap"/> and more than one query running, the query's transaction gets
+/// <c>max_parallel_workers_per_gather</c> = least(the server's setting, <paramref name="Budget"/> ÷ queries running − 1,
+/// at least 0), so that queries running × (leader + workers per gather) stays within the budget. Transaction-local
+/// (<c>set_config(…, true)</c>): it never changes the pooled session's default. A query running alone, or with
+/// <paramref name="Cap"/> off, keeps the server's setting, which is then only read (for the report).
+/// </summary>
+/// <param name="QueriesRunning">Queries of the scheduler running now, this one included.</param>
+/// <param name="Budget">Processes (leaders and parallel workers) the queries may use at once; null: the server's
+/// <c>max_parallel_workers</c>.</param>
+public sealed record QueryParallelism(int QueriesRunning, int? Budget, bool Cap = true)
+{
+    /// <summary>True when the query's intra-query parallelism is to be capped (not merely read).</summary>
+    public bool Applies => Cap && QueriesRunning > 1;
+}
 
 /// <summary>One keyset page: rows after <paramref name="After"/> (from the start when null), at most <paramref name="Limit"/>.</summary>
 public sealed record QueryPage(long? After, int Limit);
@@ -95,7 +119,15 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
     /// any other query answers all its rows, or throws <see cref="QueryResultTooLargeException"/> past
     /// <see cref="QueryExecutionOptions.MaxRows"/>: nothing is cut off silently.
     /// </summary>
-    public async Task<QueryResult> ExecuteAsync(QueryDefinition query, BoundParameters parameters, QueryPage? page, CancellationToken cancellationToken)
+    public Task<QueryResult> ExecuteAsync(QueryDefinition query, BoundParameters parameters, QueryPage? page, CancellationToken cancellationToken) =>
+        ExecuteAsync(query, parameters, page, parallelism: null, cancellationToken);
+
+    /// <summary>
+    /// The buffered answer run under <paramref name="parallelism"/> (see <see cref="QueryParallelism"/>); its rows do not
+    /// depend on it, only how many parallel workers compute them.
+    /// </summary>
+    public async Task<QueryResult> ExecuteAsync(QueryDefinition query, BoundParameters parameters, QueryPage? page, QueryParallelism? parallelism,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(parameters);
@@ -104,7 +136,8 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
         page ??= FirstPage(query);
         var limit = page?.Limit ?? settings.MaxRows;
 
-        await using var rows = await OpenAsync(query, parameters, page, settings.TimeoutFor(query.Id), cancellationToken);
+        var (opened, workers) = await OpenAsync(query, parameters, page, settings.TimeoutFor(query.Id), parallelism, cancellationToken);
+        await using var rows = opened;
         var buffered = new List<object?[]>();
         var more = false;
         while (await rows.ReadAsync(cancellationToken))
@@ -122,7 +155,10 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
             throw new QueryResultTooLargeException(query.Id, settings.MaxRows);
         }
         long? nextAfter = more ? Convert.ToInt64(buffered[^1][rows.KeyOrdinal], CultureInfo.InvariantCulture) : null;
-        return new QueryResult(query.Id, rows.Columns, buffered, buffered.Count, nextAfter, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new QueryResult(query.Id, rows.Columns, buffered, buffered.Count, nextAfter, Stopwatch.GetElapsedTime(started).TotalMilliseconds)
+        {
+            ParallelWorkersPerGather = workers,
+        };
     }
 
     /// <summary>
@@ -132,8 +168,11 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
     public Task<QueryRows> StreamAsync(QueryDefinition query, BoundParameters parameters, long? after, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        return OpenAsync(query, parameters, query.Keyset is null ? null : new QueryPage(after, 0), options.Value.StreamStatementTimeoutMs, cancellationToken);
+        return StreamCoreAsync(query, parameters, after, cancellationToken);
     }
+
+    private async Task<QueryRows> StreamCoreAsync(QueryDefinition query, BoundParameters parameters, long? after, CancellationToken cancellationToken) =>
+        (await OpenAsync(query, parameters, query.Keyset is null ? null : new QueryPage(after, 0), options.Value.StreamStatementTimeoutMs, null, cancellationToken)).Rows;
 
     /// <summary>The planner's estimate of the query's rows (EXPLAIN, not run): a long export's progress denominator.</summary>
     public async Task<long?> EstimateRowsAsync(QueryDefinition query, BoundParameters parameters, CancellationToken cancellationToken)
@@ -145,7 +184,8 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
         return plan.RootElement[0].GetProperty("Plan").GetProperty("Plan Rows").TryGetInt64(out var rows) ? rows : null;
     }
 
-    private async Task<QueryRows> OpenAsync(QueryDefinition query, BoundParameters parameters, QueryPage? page, int timeoutMs, CancellationToken cancellationToken)
+    private async Task<(QueryRows Rows, int? ParallelWorkersPerGather)> OpenAsync(QueryDefinition query, BoundParameters parameters, QueryPage? page,
+        int timeoutMs, QueryParallelism? parallelism, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -153,7 +193,16 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
         NpgsqlCommand? command = null;
         try
         {
-            transaction = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, cancellationToken);
+            int? workers = null;
+            if (parallelism is null)
+            {
+                transaction = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, cancellationToken);
+            }
+            else
+            {
+                (transaction, var probe) = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, [], ParallelismProbe(parallelism), cancellationToken);
+                workers = int.Parse((string)probe!, CultureInfo.InvariantCulture);
+            }
             // A page reads one row past its limit to learn whether another page follows; a stream reads everything.
             var paged = page is { Limit: > 0 } && query.Keyset is not null;
             command = new NpgsqlCommand(paged ? query.PagedSql : query.Sql, connection, transaction);
@@ -163,7 +212,7 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
                 command.Parameters.Add(new NpgsqlParameter(QueryKeyset.LimitParameter, NpgsqlDbType.Integer) { Value = page!.Limit + 1 });
             }
             var reader = await Translate(query.Id, timeoutMs, () => command.ExecuteReaderAsync(cancellationToken), cancellationToken);
-            return new QueryRows(query, timeoutMs, connection, transaction, command, reader);
+            return (new QueryRows(query, timeoutMs, connection, transaction, command, reader), workers);
         }
         catch
         {
@@ -178,6 +227,27 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Caps <c>max_parallel_workers_per_gather</c> for this transaction only (never raising it), or just reads it when
+    /// the cap does not apply; computed on the server, so the budget's default is the server's own <c>max_parallel_workers</c>.
+    /// </summary>
+    private static NpgsqlBatchCommand ParallelismProbe(QueryParallelism parallelism)
+    {
+        if (!parallelism.Applies)
+        {
+            return new NpgsqlBatchCommand($"SELECT current_setting('max_parallel_workers_per_gather') AS {ReadOnlyTransaction.ProbeColumn}");
+        }
+        var command = new NpgsqlBatchCommand($"""
+            SELECT set_config('max_parallel_workers_per_gather',
+                   least(current_setting('max_parallel_workers_per_gather')::int,
+                         greatest(0, coalesce($1, current_setting('max_parallel_workers')::int) / $2 - 1))::text,
+                   true) AS {ReadOnlyTransaction.ProbeColumn}
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = parallelism.Budget is { } budget ? budget : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = parallelism.QueriesRunning, NpgsqlDbType = NpgsqlDbType.Integer });
+        return command;
     }
 
     internal static async Task<T> Translate<T>(string queryId, int timeoutMs, Func<Task<T>> operation, CancellationToken cancellationToken)

@@ -1,0 +1,225 @@
+using System.Globalization;
+using AspirePerf.Performance.Caching;
+using AspirePerf.Performance.Database.Queries;
+using AspirePerf.Performance.Orchestration;
+using AspirePerf.TestSupport;
+using AspirePerf.Workforce.Analyses;
+using AspirePerf.Workforce.Extensions;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace AspirePerf.Workforce.Tests;
+
+/// <summary>
+/// The in-process runner against a real PostgreSQL: concurrent query steps cap their parallel workers in their own
+/// transaction (a step alone keeps the server's setting), pooled sessions keep the default, answers do not change, and
+/// a transient database error is retried once.
+/// </summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class AnalysisParallelismTests(InfrastructureFixture infrastructure) : IAsyncLifetime
+{
+    private const int Pool = 4;
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private readonly string _cacheNamespace = "par-" + Guid.NewGuid().ToString("N")[..16];
+    private string _database = null!;
+    private string _serverDefault = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await infrastructure.CreateDatabaseAsync("analysis_parallelism");
+        await WorkforceDatabase.InitializeAsync(_database);
+        await using var connection = new NpgsqlConnection(_database);
+        await connection.OpenAsync();
+        await using var show = new NpgsqlCommand("SHOW max_parallel_workers_per_gather", connection);
+        _serverDefault = (string)(await show.ExecuteScalarAsync())!;
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Overlapping_query_steps_run_with_capped_parallel_workers_and_the_pooled_sessions_keep_the_default()
+    {
+        Assert.Equal("2", _serverDefault); // PostgreSQL's default, which the expectations below start from
+        await using var provider = Services(new() { ["Orchestration:DatabaseParallelBudget"] = "4" });
+        var gate = new Gate(provider.GetRequiredService<IQueryStepRunner>(), Pool);
+
+        var report = await RunAsync(provider, "wage-gap-study", gate);
+
+        Assert.Equal(AnalysisStatus.Complete, report.Status);
+        var queries = report.Steps.Where(s => s.Kind == "query").ToList();
+        // The first four start together (the gate holds each until all four have started): each saw four running.
+        Assert.True(queries.Count(s => s.QueryStepsRunning == Pool) >= Pool, Describe(queries));
+        Assert.All(queries, s =>
+        {
+            Assert.Equal(1, s.Attempts);
+            // budget 4 over k steps: least(2, 4 / k - 1, at least 0): 1 step keeps 2, 2 get 1, 3 or 4 get 0.
+            Assert.Equal(s.QueryStepsRunning == 1 ? 2 : Math.Min(2, Math.Max(0, 4 / s.QueryStepsRunning!.Value - 1)), s.ParallelWorkersPerGather);
+        });
+        Assert.Null(report.Steps.Single(s => s.Kind == "synthesis").ParallelWorkersPerGather);
+
+        // Every connection of the pool (four at once is all of them): the transaction-local cap ended with each step.
+        var dataSource = provider.GetRequiredService<NpgsqlDataSource>();
+        var connections = await Task.WhenAll(Enumerable.Range(0, Pool).Select(_ => dataSource.OpenConnectionAsync().AsTask()));
+        try
+        {
+            foreach (var connection in connections)
+            {
+                await using var show = new NpgsqlCommand("SELECT current_setting('max_parallel_workers_per_gather')", connection);
+                Assert.Equal(_serverDefault, await show.ExecuteScalarAsync());
+            }
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_step_running_alone_or_with_the_cap_off_keeps_the_servers_setting_and_the_answers_are_the_same_every_way()
+    {
+        Assert.Equal("2", _serverDefault); // PostgreSQL's default, which the expectations below start from
+        await using var capped = Services(new() { ["Orchestration:DatabaseParallelBudget"] = "2" });
+        await using var uncapped = Services(new() { ["Orchestration:DatabaseParallelBudget"] = "2", ["Orchestration:CapDatabaseParallelism"] = "false" });
+        await using var serial = Services(new() { ["Orchestration:DatabaseParallelBudget"] = "2", ["Orchestration:MaxParallelStepsPerAnalysis"] = "1" });
+
+        var withCap = await RunAsync(capped, "sector-briefing", new Gate(capped.GetRequiredService<IQueryStepRunner>(), Pool));
+        var withoutCap = await RunAsync(uncapped, "sector-briefing", new Gate(uncapped.GetRequiredService<IQueryStepRunner>(), Pool));
+        var alone = await RunAsync(serial, "sector-briefing", serial.GetRequiredService<IQueryStepRunner>());
+        // Through the cache: the first run's misses store what ran capped; the second run (another provider: its own
+        // memory cache, the same Redis namespace) reads those entries back.
+        var cachedMisses = await RunAsync(capped, "sector-briefing", capped.GetRequiredService<IQueryStepRunner>(), bypassCache: false);
+        var cachedHits = await RunAsync(uncapped, "sector-briefing", uncapped.GetRequiredService<IQueryStepRunner>(), bypassCache: false);
+
+        var cappedSteps = withCap.Steps.Where(s => s.Kind == "query").ToList();
+        Assert.Contains(cappedSteps, s => s.QueryStepsRunning > 1 && s.ParallelWorkersPerGather == 0);
+        Assert.All(cappedSteps.Where(s => s.QueryStepsRunning == 1), s => Assert.Equal(2, s.ParallelWorkersPerGather));
+        Assert.Contains(withoutCap.Steps, s => s.QueryStepsRunning > 1);
+        Assert.All(withoutCap.Steps.Where(s => s.Kind == "query"), s => Assert.Equal(2, s.ParallelWorkersPerGather));
+        Assert.All(alone.Steps.Where(s => s.Kind == "query"), s =>
+        {
+            Assert.Equal(1, s.QueryStepsRunning);
+            Assert.Equal(2, s.ParallelWorkersPerGather);
+        });
+        Assert.All(cachedHits.Steps.Where(s => s.Kind == "query"), s =>
+        {
+            Assert.Equal("hit", s.Cache);
+            Assert.Null(s.ParallelWorkersPerGather); // nothing ran
+        });
+        foreach (var other in new[] { withoutCap, alone, cachedMisses, cachedHits })
+        {
+            Assert.Equal(AnalysisStatus.Complete, other.Status);
+            foreach (var step in withCap.Steps)
+            {
+                Assert.Equal(step.Rows, other.Steps.Single(s => s.Id == step.Id).Rows);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task An_in_process_step_whose_session_is_terminated_runs_once_more_and_the_analysis_completes()
+    {
+        await using var provider = Services([]);
+        var dataSource = provider.GetRequiredService<NpgsqlDataSource>();
+        var expected = await RunAsync(provider, "vacancy-pressure", provider.GetRequiredService<IQueryStepRunner>());
+
+        // time-to-fill waits on a lock, then the server ends its session (as a failover or an operator would).
+        await using var locker = new NpgsqlConnection(_database + ";Pooling=false");
+        await locker.OpenAsync();
+        await using var lockTransaction = await locker.BeginTransactionAsync();
+        await using (var take = new NpgsqlCommand("LOCK TABLE vacancies IN ACCESS EXCLUSIVE MODE", locker, lockTransaction))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+        var run = RunAsync(provider, "vacancy-pressure", provider.GetRequiredService<IQueryStepRunner>());
+        var waiting = await Eventually.ReturnsAsync(() => BackendWaitingOnAsync(dataSource, "vacancies"), pid => pid is not null, Patience,
+            "the time-to-fill step waits for the lock");
+        await using (var terminate = dataSource.CreateCommand("SELECT pg_terminate_backend($1)"))
+        {
+            terminate.Parameters.Add(new() { Value = waiting!.Value });
+            Assert.True((bool)(await terminate.ExecuteScalarAsync())!);
+        }
+        await lockTransaction.RollbackAsync();
+        var report = await run;
+
+        Assert.Equal(AnalysisStatus.Complete, report.Status);
+        var fill = report.Steps.Single(s => s.Id == "time-to-fill");
+        Assert.Equal(2, fill.Attempts);
+        Assert.All(report.Steps.Where(s => s.Kind == "query" && s.Id != "time-to-fill"), s => Assert.Equal(1, s.Attempts));
+        foreach (var step in expected.Steps)
+        {
+            Assert.Equal(step.Rows, report.Steps.Single(s => s.Id == step.Id).Rows);
+        }
+    }
+
+    private ServiceProvider Services(Dictionary<string, string?> settings)
+    {
+        settings["Orchestration:MaxParallelSteps"] = Pool.ToString(CultureInfo.InvariantCulture);
+        settings["Caching:Namespace"] = _cacheNamespace; // one per test instance: a second provider reads the first's entries from Redis
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
+        services.AddMetrics();
+        services.AddNpgsqlDataSource(_database + $";Maximum Pool Size={Pool}");
+        services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(infrastructure.Redis.ConnectionString));
+        services.AddWorkforceQueries(configuration);
+        services.AddAdaptiveCaching(configuration);
+        services.AddWorkforceAnalyses(configuration);
+        return services.BuildServiceProvider();
+    }
+
+    private static async Task<AnalysisReport> RunAsync(IServiceProvider provider, string id, IQueryStepRunner steps, bool bypassCache = true)
+    {
+        var analysis = provider.GetRequiredService<AnalysisRegistry>().Find(id)!;
+        var raw = id == "sector-briefing" ? new Dictionary<string, string> { ["sector"] = "CON" } : [];
+        var (parameters, errors) = AnalysisBinding.Bind(analysis, raw.Select(p => new KeyValuePair<string, IReadOnlyList<string?>>(p.Key, [p.Value])));
+        Assert.True(parameters is not null, string.Join("; ", errors.Keys));
+        return await provider.GetRequiredService<AnalysisRunner>().RunAsync(analysis, parameters, steps,
+            new AnalysisRunOptions(BypassCache: bypassCache), CancellationToken.None);
+    }
+
+    private static string Describe(IEnumerable<StepReport> steps) =>
+        string.Join(", ", steps.Select(s => $"{s.Id}: {s.QueryStepsRunning} running, {s.ParallelWorkersPerGather} workers"));
+
+    private static async Task<int?> BackendWaitingOnAsync(NpgsqlDataSource dataSource, string table)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+             WHERE NOT l.granted AND c.relname = $1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             LIMIT 1
+            """);
+        command.Parameters.Add(new() { Value = table });
+        return (int?)await command.ExecuteScalarAsync();
+    }
+
+    /// <summary>
+    /// The product's step runner, each of the first <c>count</c> steps held until all of them have started: they overlap
+    /// for certain, however fast the small database answers.
+    /// </summary>
+    private sealed class Gate(IQueryStepRunner inner, int count) : IQueryStepRunner
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _entered;
+
+        public string Mode => inner.Mode;
+
+        public async Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache,
+            QueryParallelism? parallelism, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _entered) <= count)
+            {
+                if (Volatile.Read(ref _entered) >= count)
+                {
+                    _all.TrySetResult();
+                }
+                await _all.Task.WaitAsync(cancellationToken);
+            }
+            return await inner.RunAsync(query, inputs, bypassCache, parallelism, cancellationToken);
+        }
+    }
+}
