@@ -29,12 +29,22 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
         {
             return EmptyDisposable.Instance;
         }
-        var subscription = Feeds.Subscribe(key, interval ?? ConsoleOptions.Value.RefreshInterval, read,
-            snapshot => InvokeAsync(() =>
-            {
-                apply(snapshot);
-                StateHasChanged();
-            }));
+        IDisposable subscription;
+        try
+        {
+            subscription = Feeds.Subscribe(key, interval ?? ConsoleOptions.Value.RefreshInterval, read,
+                snapshot => InvokeAsync(() =>
+                {
+                    apply(snapshot);
+                    StateHasChanged();
+                }));
+        }
+        catch (LiveSourceLimitException ex)
+        {
+            // Too many sources open on this console: this part says so and stays still; the page itself keeps working.
+            apply(new LiveSnapshot<T>(default, null, ex.Message));
+            return EmptyDisposable.Instance;
+        }
         _subscriptions.Add(subscription);
         return subscription;
     }

@@ -8,6 +8,9 @@ public sealed record LiveSnapshot<T>(T? Value, DateTimeOffset? At, string? Error
     public static readonly LiveSnapshot<T> Empty = new(default, null, null);
 }
 
+/// <summary>Refused: <see cref="LiveFeeds.MaxSources"/> sources are polling already.</summary>
+public sealed class LiveSourceLimitException(string message) : InvalidOperationException(message);
+
 /// <summary>
 /// Live data for every open page, one read per source and interval however many pages watch it: each page subscribes to
 /// a keyed source, the first subscriber starts its polling loop, the last one to leave stops it, and every subscriber
@@ -44,7 +47,7 @@ public sealed class LiveFeeds(IServiceScopeFactory scopes, TimeProvider time, IL
             {
                 if (_sources.Count >= MaxSources)
                 {
-                    throw new InvalidOperationException($"More than {MaxSources} live sources are open; close some pages.");
+                    throw new LiveSourceLimitException($"More than {MaxSources} live sources are open on this console; this part is not live until some pages close.");
                 }
                 source = new Source(key, interval, async (services, ct) => new LiveSnapshot<T>(await read(services, ct), time.GetUtcNow(), null),
                     (previous, error) => new LiveSnapshot<T>(previous is LiveSnapshot<T> p ? p.Value : default, (previous as LiveSnapshot<T>)?.At, error),
