@@ -24,6 +24,7 @@ public sealed class LiveFeeds(IServiceScopeFactory scopes, TimeProvider time, IL
 
     private readonly ConcurrentDictionary<string, Source> _sources = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+    private bool _disposed;
 
     /// <summary>Sources polling now (for tests and the console's own metrics).</summary>
     public int ActiveSources => _sources.Count;
@@ -40,9 +41,12 @@ public sealed class LiveFeeds(IServiceScopeFactory scopes, TimeProvider time, IL
         ArgumentNullException.ThrowIfNull(read);
         ArgumentNullException.ThrowIfNull(onSnapshot);
         Source source;
+        object? latest;
         var subscriber = new Subscriber(snapshot => onSnapshot((LiveSnapshot<T>)snapshot));
         lock (_gate)
         {
+            // A page opening while the host shuts down would start a loop nobody stops.
+            ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_sources.TryGetValue(key, out source!))
             {
                 if (_sources.Count >= MaxSources)
@@ -56,8 +60,11 @@ public sealed class LiveFeeds(IServiceScopeFactory scopes, TimeProvider time, IL
                 source.Loop = Task.Run(() => PollAsync(source));
             }
             source.Subscribers.Add(subscriber);
+            // Read with the subscriber added, under the lock the poll publishes under: a snapshot published before this
+            // is delivered here, one published after by the poll, never both (it used to reach a new page twice).
+            latest = source.Latest;
         }
-        if (source.Latest is { } latest && !ReferenceEquals(latest, LiveSnapshot<T>.Empty))
+        if (latest is not null && !ReferenceEquals(latest, LiveSnapshot<T>.Empty))
         {
             _ = Deliver(subscriber, latest, key);
         }
@@ -98,10 +105,10 @@ public sealed class LiveFeeds(IServiceScopeFactory scopes, TimeProvider time, IL
                 logger.LogWarning(ex, "Live source {Source} could not be read", source.Key);
                 snapshot = source.Failed(source.Latest, ex.Message);
             }
-            source.Latest = snapshot;
             Subscriber[] subscribers;
             lock (_gate)
             {
+                source.Latest = snapshot;
                 subscribers = [.. source.Subscribers];
             }
             await Task.WhenAll(subscribers.Select(s => Deliver(s, snapshot, source.Key)));
@@ -142,6 +149,7 @@ public sealed class LiveFeeds(IServiceScopeFactory scopes, TimeProvider time, IL
         Source[] sources;
         lock (_gate)
         {
+            _disposed = true;
             sources = [.. _sources.Values];
             _sources.Clear();
         }

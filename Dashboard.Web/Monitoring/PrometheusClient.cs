@@ -73,14 +73,29 @@ public sealed class PrometheusClient(HttpClient http, IConfiguration configurati
             throw new InvalidOperationException("Prometheus is not running with this system (AppHost:Prometheus:Enabled, or its binary is missing).");
         }
         using var response = await http.GetAsync(new Uri(relative, UriKind.Relative), cancellationToken);
-        var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
-            var error = document.RootElement.TryGetProperty("error", out var e) ? e.GetString() : null;
-            document.Dispose();
-            throw new HttpRequestException($"Prometheus answered {(int)response.StatusCode}: {error}");
+            // Prometheus explains a refusal in JSON; a proxy, or a Prometheus still starting, answers with text.
+            throw new HttpRequestException($"Prometheus answered {(int)response.StatusCode}: {await ErrorAsync(response, cancellationToken)}",
+                null, response.StatusCode);
         }
-        return document;
+        return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+    }
+
+    private static async Task<string?> ErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("error", out var e)
+                ? e.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return body.Length > 200 ? body[..200] + "…" : body;
+        }
     }
 
     private static Dictionary<string, string> Labels(JsonElement result, string property = "metric") =>
@@ -88,5 +103,14 @@ public sealed class PrometheusClient(HttpClient http, IConfiguration configurati
 
     private static PrometheusPoint Point(JsonElement pair) => new(
         DateTimeOffset.FromUnixTimeMilliseconds((long)(pair[0].GetDouble() * 1000)),
-        double.Parse(pair[1].GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture));
+        Value(pair[1].GetString()));
+
+    // Prometheus writes +Inf and -Inf (a quantile beyond the last bucket), which double.Parse does not take: it threw, and
+    // one slow route failed the whole read. Not finite, so the callers leave those points out.
+    private static double Value(string? text) => text switch
+    {
+        "+Inf" => double.PositiveInfinity,
+        "-Inf" => double.NegativeInfinity,
+        _ => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : double.NaN,
+    };
 }

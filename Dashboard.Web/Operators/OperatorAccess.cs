@@ -20,7 +20,7 @@ public static class OperatorAccess
 {
     public const string Role = "operator";
     public const string SignInPath = "/signin";
-    private const string KeyClaim = "aspireperf:operator-key";
+    internal const string KeyClaim = "aspireperf:operator-key";
     private const string SignInLimit = "signin";
     private const int MaxKeyLength = 512;
 
@@ -107,10 +107,12 @@ public static class OperatorAccess
     private static IResult Refused(string back, string reason) =>
         Results.LocalRedirect($"{SignInPath}?failed={reason}&returnUrl={Uri.EscapeDataString(back)}");
 
-    // Only paths on this site: a crafted returnUrl must not send an operator elsewhere (open redirect).
-    private static string LocalOrRoot(string? returnUrl) =>
+    // Only paths on this site: a crafted returnUrl must not send an operator elsewhere (open redirect). No control
+    // characters either: browsers drop tabs and line breaks ("/\t/evil" is "//evil" to them), and LocalRedirect refuses
+    // them with an exception, which was a 500 for a crafted link.
+    internal static string LocalOrRoot(string? returnUrl) =>
         returnUrl is { Length: > 0 and < 2048 } url && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal)
-            && !url.StartsWith("/\\", StringComparison.Ordinal) ? url : "/";
+            && !url.StartsWith("/\\", StringComparison.Ordinal) && !url.Any(char.IsControl) ? url : "/";
 }
 
 /// <summary>

@@ -271,8 +271,10 @@ public sealed partial class SlaResultsReader(IOptions<ConsoleOptions> options, I
         }
     }
 
+    // Under the results directory only: a sibling sharing its prefix (artifacts/sla-baselines) keeps its own path.
     private string Relative(string path) =>
-        options.Value.SlaResultsDirectory is { Length: > 0 } root && path.StartsWith(root, StringComparison.Ordinal)
+        options.Value.SlaResultsDirectory is { Length: > 0 } root
+            && path.StartsWith(Path.TrimEndingDirectorySeparator(root) + Path.DirectorySeparatorChar, StringComparison.Ordinal)
             ? Path.GetRelativePath(root, path)
             : path;
 
