@@ -117,18 +117,4 @@ public static class JobText
             default: writer.WriteNullValue(); break;
         }
     }
-
-    /// <summary>What to tell the user when an API call failed: the problem's title and detail, never a stack trace.</summary>
-    public static string Problem(Exception exception) => exception switch
-    {
-        HttpValidationProblemDetails invalid => $"{invalid.Title ?? "Invalid request"}: " +
-            string.Join("; ", invalid.ErrorsByParameter().Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")),
-        ProblemDetails problem => string.IsNullOrEmpty(problem.Detail) ? problem.Title ?? "The API refused the request." : $"{problem.Title}: {problem.Detail}",
-        ApiException { ResponseStatusCode: 401 or 403 } => "The API refused the operator key (401/403): sign in again.",
-        ApiException { ResponseStatusCode: 429 } => "The API is rate limiting these requests (429): try again in a moment.",
-        ApiException api => $"The API answered {api.ResponseStatusCode}.",
-        UnauthorizedAccessException unauthorized => unauthorized.Message,
-        HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException => "The API did not answer: " + exception.Message,
-        _ => exception.Message,
-    };
 }

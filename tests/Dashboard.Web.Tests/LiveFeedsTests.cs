@@ -271,7 +271,7 @@ public sealed class LiveFeedsTests : IAsyncLifetime
             .ToList();
         Assert.Equal(LiveFeeds.MaxSources, _feeds.ActiveSources);
 
-        var refused = Assert.Throws<InvalidOperationException>(() =>
+        var refused = Assert.Throws<LiveSourceLimitException>(() =>
             _feeds.Subscribe("one-too-many", Interval, source.ReadAsync, _ => Task.CompletedTask));
         Assert.Contains(LiveFeeds.MaxSources.ToString(System.Globalization.CultureInfo.InvariantCulture), refused.Message, StringComparison.Ordinal);
 

@@ -3,9 +3,12 @@ using HttpValidationProblemDetails = AspirePerf.ApiClient.Models.HttpValidationP
 using ProblemDetails = AspirePerf.ApiClient.Models.ProblemDetails;
 using Microsoft.Kiota.Abstractions;
 
-namespace AspirePerf.Dashboard.Web.Database;
+namespace AspirePerf.Dashboard.Web.Extensions;
 
-/// <summary>What the Database page tells a person when an API call fails: the problem document's own words when there is one.</summary>
+/// <summary>
+/// What a page tells a person when an API call fails: the problem document's own words (every field and its rule for a
+/// validation problem), plain words for the rest, never a stack trace or a transport error's internals.
+/// </summary>
 public static class ApiErrors
 {
     public static string Describe(Exception error) => error switch
@@ -15,7 +18,8 @@ public static class ApiErrors
         ProblemDetails problem => string.IsNullOrWhiteSpace(problem.Detail)
             ? Or(problem.Title, $"HTTP {problem.ResponseStatusCode}")
             : $"{Or(problem.Title, $"HTTP {problem.ResponseStatusCode}")}: {problem.Detail}",
-        ApiException api when api.ResponseStatusCode is 401 or 403 => "The API refused the operator key: sign in again.",
+        ApiException { ResponseStatusCode: 401 or 403 } => "The API refused the operator key: sign in again.",
+        ApiException { ResponseStatusCode: 429 } => "The API is rate limiting these requests (429): try again in a moment.",
         ApiException api => $"The API answered HTTP {api.ResponseStatusCode}.",
         UnauthorizedAccessException denied => denied.Message,
         OperationCanceledException => "The API did not answer in time.",
