@@ -279,6 +279,15 @@ public static class AnalysesBenchmark
         }
 
         Console.WriteLine();
+        Console.WriteLine("Query steps the scheduler treated as critical (spared the cap), in how many of the cap-on runs:");
+        foreach (var (id, modes) in results)
+        {
+            Console.WriteLine($"  {id}: " + string.Join(", ", modes[Mode.Parallel].SelectMany(r => r.Report.Steps)
+                .Where(st => st.Kind == "query" && st.Critical == true).GroupBy(st => st.Id).OrderByDescending(g => g.Count())
+                .Select(g => $"{g.Key} {g.Count()}/{modes[Mode.Parallel].Count}")));
+        }
+
+        Console.WriteLine();
         Console.WriteLine("Query steps, median time (ms) serial / cap on / cap off, and median start (ms from the analysis's start) cap on / cap off:");
         foreach (var (id, modes) in results)
         {
