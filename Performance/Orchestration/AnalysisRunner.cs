@@ -53,6 +53,13 @@ public sealed class OrchestrationOptions
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(1, 100_000)]
     public int? DatabaseParallelBudget { get; set; }
+
+    /// <summary>
+    /// Start ready steps longest estimated remaining path first and spare the critical step the database-parallelism cap
+    /// (<see cref="CriticalPathScheduler"/>). Off: declaration order, no step critical (the behaviour before; benchmarks
+    /// compare the two).
+    /// </summary>
+    public bool CriticalPathScheduling { get; set; } = true;
 }
 
 /// <summary>Runs one query step somewhere: in this process through the cache, or as a job on the queue.</summary>
@@ -228,7 +235,9 @@ public sealed partial class AnalysisRunner : IDisposable
         {
             deadline.CancelAfter(limit);
         }
-        var state = new RunState(analysis, new CriticalPathScheduler(analysis, Costs.EstimatesFor(analysis)));
+        var state = new RunState(analysis, _options.CriticalPathScheduling
+            ? new CriticalPathScheduler(analysis, Costs.EstimatesFor(analysis))
+            : CriticalPathScheduler.InDeclarationOrder(analysis));
         var running = new Dictionary<Task, AnalysisStep>();
         var concurrent = 0;
         var maxConcurrent = 0;

@@ -21,11 +21,18 @@ public sealed class CriticalPathScheduler
     private readonly Dictionary<string, int> _declared = new(StringComparer.Ordinal);
     private readonly PriorityQueue<AnalysisStep, (double NegativeRemaining, int Declared)> _ready = new();
     private readonly Dictionary<string, double> _runningSince = new(StringComparer.Ordinal);
+    private readonly bool _marksCritical;
     private string? _critical;
 
     /// <param name="estimates">Every step's estimated duration (<see cref="StepCostModel.EstimatesFor"/>).</param>
     public CriticalPathScheduler(AnalysisDefinition analysis, IReadOnlyDictionary<string, double> estimates)
+        : this(analysis, estimates, marksCritical: true)
     {
+    }
+
+    private CriticalPathScheduler(AnalysisDefinition analysis, IReadOnlyDictionary<string, double> estimates, bool marksCritical)
+    {
+        _marksCritical = marksCritical;
         ArgumentNullException.ThrowIfNull(analysis);
         ArgumentNullException.ThrowIfNull(estimates);
         _estimates = estimates;
@@ -44,6 +51,13 @@ public sealed class CriticalPathScheduler
         {
             Remaining(step.Id);
         }
+    }
+
+    /// <summary>Ready steps in declaration order and no step critical: scheduling without estimates (for comparison).</summary>
+    public static CriticalPathScheduler InDeclarationOrder(AnalysisDefinition analysis)
+    {
+        ArgumentNullException.ThrowIfNull(analysis);
+        return new(analysis, analysis.Steps.ToDictionary(s => s.Id, _ => 0.0, StringComparer.Ordinal), marksCritical: false);
     }
 
     /// <summary>Each step's remaining path in ms (estimated): its estimate plus the longest chain of its dependents' estimates.</summary>
@@ -67,7 +81,7 @@ public sealed class CriticalPathScheduler
     {
         ArgumentNullException.ThrowIfNull(step);
         var remaining = _remaining[step.Id];
-        var critical = _critical is null
+        var critical = _marksCritical && _critical is null
             && (!_ready.TryPeek(out _, out var next) || -next.NegativeRemaining <= remaining)
             && _runningSince.All(r => remaining >= Left(r.Key, nowMs - r.Value));
         _runningSince[step.Id] = nowMs;

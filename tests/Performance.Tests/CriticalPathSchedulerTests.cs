@@ -109,6 +109,20 @@ public sealed class CriticalPathSchedulerTests
     }
 
     [Fact]
+    public void Without_critical_path_scheduling_steps_start_in_declaration_order_and_none_is_critical()
+    {
+        var scheduler = CriticalPathScheduler.InDeclarationOrder(Graph);
+        foreach (var root in Graph.Steps.Where(s => !s.DependsOn.Any()))
+        {
+            scheduler.MakeReady(root);
+        }
+
+        Assert.True(scheduler.TryTakeNext(out var first));
+        Assert.False(scheduler.Start(first, 0));
+        Assert.Equal(["c", "d", "a"], [first.Id, .. TakeAll(scheduler)]);
+    }
+
+    [Fact]
     public void One_running_step_at_a_time_is_critical_and_a_successor_is_only_if_its_path_outlasts_what_the_running_steps_have_left()
     {
         var costs = new StepCostModel();
