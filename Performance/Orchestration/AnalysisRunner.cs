@@ -195,9 +195,9 @@ public sealed partial class AnalysisRunner : IDisposable
     public AnalysisRunner(QueryRegistry queries, IOptions<OrchestrationOptions> options, OrchestrationTelemetry telemetry, TimeProvider time,
         ILogger<AnalysisRunner> logger, NpgsqlDataSource? dataSource = null, StepCostModel? costs = null)
     {
-        Costs = costs ?? new StepCostModel();
         ArgumentNullException.ThrowIfNull(options);
         (_queries, _options, _telemetry, _time, _logger) = (queries, options.Value, telemetry, time, logger);
+        Costs = costs ?? new StepCostModel();
         var pool = dataSource is null ? 100 : new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxPoolSize;
         GlobalLimit = Math.Min(_options.MaxParallelSteps ?? Math.Max(1, pool / 2), pool);
         _global = new SemaphoreSlim(GlobalLimit, GlobalLimit);
@@ -362,7 +362,8 @@ public sealed partial class AnalysisRunner : IDisposable
                 var query = _queries.Find(step.QueryId!)!;
                 inputs = AnalysisGraph.RawInputs(step, parameters, outputs);
                 sharing = QueryStepsRunning;
-                // The critical step keeps the server's parallel workers; the others share what is left of the budget.
+                // The critical step keeps the server's parallel workers; the others get their share of the budget
+                // (budget ÷ steps running, the critical one counted).
                 var parallelism = new QueryParallelism(sharing.Value, _options.DatabaseParallelBudget, _options.CapDatabaseParallelism && !critical);
                 while (true)
                 {
