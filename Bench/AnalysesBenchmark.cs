@@ -22,7 +22,7 @@ namespace AspirePerf.Bench;
 /// <summary>
 /// Analyses, caches bypassed, side by side in one run: each registered analysis run by the same engine serially
 /// (MaxParallelStepsPerAnalysis = 1), in parallel (the default limit) with the database-parallelism cap on and with it
-/// off, and distributed (an <c>analysis</c> job whose query steps are jobs run by real Worker processes this command
+/// off, with the cap on but without critical-path scheduling (declaration order, no step spared the cap), and distributed (an <c>analysis</c> job whose query steps are jobs run by real Worker processes this command
 /// starts; <c>--workers 0</c> leaves that mode out), interleaved round by round, medians after warm-up. Reports wall times against the critical-path bound (the longest dependency chain of the run's own step
 /// times), the saving over serial, the achieved parallelism (sum of step times ÷ wall) and the distributed overhead per
 /// step. Seeds its own database (<c>analyses_bench</c>) on the server <c>--workforce</c> names with the product's seeder.
@@ -45,6 +45,7 @@ public static class AnalysesBenchmark
         Serial,
         Parallel,
         ParallelUncapped,
+        ParallelDeclarationOrder,
         Distributed,
     }
 
@@ -95,6 +96,9 @@ public static class AnalysesBenchmark
         using var uncapped = new AnalysisRunner(provider.GetRequiredService<QueryRegistry>(),
             Microsoft.Extensions.Options.Options.Create(new OrchestrationOptions { CapDatabaseParallelism = false }),
             provider.GetRequiredService<OrchestrationTelemetry>(), TimeProvider.System, NullLogger<AnalysisRunner>.Instance, dataSource);
+        using var declarationOrder = new AnalysisRunner(provider.GetRequiredService<QueryRegistry>(),
+            Microsoft.Extensions.Options.Options.Create(new OrchestrationOptions { CriticalPathScheduling = false, DatabaseParallelBudget = budget }),
+            provider.GetRequiredService<OrchestrationTelemetry>(), TimeProvider.System, NullLogger<AnalysisRunner>.Instance, dataSource);
         var local = provider.GetRequiredService<IQueryStepRunner>();
         var queue = provider.GetRequiredService<PostgresJobQueue>();
 
@@ -140,6 +144,7 @@ public static class AnalysesBenchmark
                             Mode.Serial => await InProcessAsync(serial, analysis, parameters, local),
                             Mode.Parallel => await InProcessAsync(parallel, analysis, parameters, local),
                             Mode.ParallelUncapped => await InProcessAsync(uncapped, analysis, parameters, local),
+                            Mode.ParallelDeclarationOrder => await InProcessAsync(declarationOrder, analysis, parameters, local),
                             _ => await DistributedAsync(queue, id, raw),
                         };
                         if (run.Report.Status != AnalysisStatus.Complete)
@@ -266,6 +271,7 @@ public static class AnalysesBenchmark
             var p = modes[Mode.Parallel];
             InProcessRow(id, s, p, "cap on");
             InProcessRow(id, s, modes[Mode.ParallelUncapped], "cap off");
+            InProcessRow(id, s, modes[Mode.ParallelDeclarationOrder], "cap on, declaration order");
         }
 
         Console.WriteLine();
@@ -275,17 +281,29 @@ public static class AnalysesBenchmark
             static string Spread(IEnumerable<Run> runs) => string.Join(", ", runs.SelectMany(r => r.Report.Steps)
                 .Where(st => st.ParallelWorkersPerGather is not null).GroupBy(st => st.ParallelWorkersPerGather!.Value).OrderBy(g => g.Key)
                 .Select(g => $"{g.Key}: {g.Count()}"));
-            Console.WriteLine($"  {id}: serial {Spread(modes[Mode.Serial])}; cap on {Spread(modes[Mode.Parallel])}; cap off {Spread(modes[Mode.ParallelUncapped])}");
+            Console.WriteLine($"  {id}: serial {Spread(modes[Mode.Serial])}; cap on {Spread(modes[Mode.Parallel])}; cap off {Spread(modes[Mode.ParallelUncapped])}; " +
+                $"cap on, declaration order {Spread(modes[Mode.ParallelDeclarationOrder])}");
         }
 
         Console.WriteLine();
-        Console.WriteLine("Query steps, median time (ms) serial / cap on / cap off, and median start (ms from the analysis's start) cap on / cap off:");
+        Console.WriteLine("Query steps the scheduler treated as critical (spared the cap), in how many of the cap-on runs:");
+        foreach (var (id, modes) in results)
+        {
+            Console.WriteLine($"  {id}: " + string.Join(", ", modes[Mode.Parallel].SelectMany(r => r.Report.Steps)
+                .Where(st => st.Kind == "query" && st.Critical == true).GroupBy(st => st.Id).OrderByDescending(g => g.Count())
+                .Select(g => $"{g.Key} {g.Count()}/{modes[Mode.Parallel].Count}")));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Query steps, median time (ms) serial / cap on / cap off / cap on in declaration order, and median start (ms from the analysis's start) " +
+            "cap on / cap off / cap on in declaration order:");
         foreach (var (id, modes) in results)
         {
             Console.WriteLine($"  {id}: " + string.Join("; ", modes[Mode.Serial][0].Report.Steps.Where(st => st.Kind == "query").Select(st =>
                 $"{st.Id} {F(Med(modes[Mode.Serial].Select(r => StepMs(r, st.Id))))} / {F(Med(modes[Mode.Parallel].Select(r => StepMs(r, st.Id))))} / " +
-                $"{F(Med(modes[Mode.ParallelUncapped].Select(r => StepMs(r, st.Id))))} @ {F(Med(modes[Mode.Parallel].Select(r => StartMs(r, st.Id))))} / " +
-                $"{F(Med(modes[Mode.ParallelUncapped].Select(r => StartMs(r, st.Id))))}")));
+                $"{F(Med(modes[Mode.ParallelUncapped].Select(r => StepMs(r, st.Id))))} / {F(Med(modes[Mode.ParallelDeclarationOrder].Select(r => StepMs(r, st.Id))))} " +
+                $"@ {F(Med(modes[Mode.Parallel].Select(r => StartMs(r, st.Id))))} / {F(Med(modes[Mode.ParallelUncapped].Select(r => StartMs(r, st.Id))))} / " +
+                $"{F(Med(modes[Mode.ParallelDeclarationOrder].Select(r => StartMs(r, st.Id))))}")));
         }
 
         if (results.Values.First()[Mode.Distributed].Count == 0)

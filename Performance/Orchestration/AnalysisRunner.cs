@@ -53,6 +53,13 @@ public sealed class OrchestrationOptions
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(1, 100_000)]
     public int? DatabaseParallelBudget { get; set; }
+
+    /// <summary>
+    /// Start ready steps longest estimated remaining path first and spare the critical step the database-parallelism cap
+    /// (<see cref="CriticalPathScheduler"/>). Off: declaration order, no step critical (the behaviour before; benchmarks
+    /// compare the two).
+    /// </summary>
+    public bool CriticalPathScheduling { get; set; } = true;
 }
 
 /// <summary>Runs one query step somewhere: in this process through the cache, or as a job on the queue.</summary>
@@ -135,6 +142,13 @@ public sealed record StepReport(
 
     /// <summary>Runs of the step's query: 2 when the first failed with a transient database error and was retried.</summary>
     public int? Attempts { get; init; }
+
+    /// <summary>
+    /// Whether the scheduler treated the step as the one on the critical path when it started (the longest estimated
+    /// remaining path; <see cref="CriticalPathScheduler"/>): its query keeps the server's parallel workers while the
+    /// others are capped. Null for a step that never started.
+    /// </summary>
+    public bool? Critical { get; init; }
 }
 
 /// <summary>
@@ -163,7 +177,8 @@ public sealed record AnalysisRunOptions(bool BypassCache = false, TimeSpan? Dead
 /// <summary>
 /// Runs analyses: each step starts as soon as all its dependencies have succeeded (no waves), at most
 /// <see cref="OrchestrationOptions.MaxParallelStepsPerAnalysis"/> per analysis and
-/// <see cref="OrchestrationOptions.MaxParallelSteps"/> in this process; a step that fails or times out skips exactly the
+/// <see cref="OrchestrationOptions.MaxParallelSteps"/> in this process, longest estimated remaining path first
+/// (<see cref="CriticalPathScheduler"/> over <see cref="Costs"/>); a step that fails or times out skips exactly the
 /// steps downstream of it. Hand-written: no served library schedules a DAG over async steps (TPL Dataflow is a pipeline,
 /// not a dependency graph with failure propagation).
 /// </summary>
@@ -178,10 +193,11 @@ public sealed partial class AnalysisRunner : IDisposable
     private int _queryStepsAdmitted;
 
     public AnalysisRunner(QueryRegistry queries, IOptions<OrchestrationOptions> options, OrchestrationTelemetry telemetry, TimeProvider time,
-        ILogger<AnalysisRunner> logger, NpgsqlDataSource? dataSource = null)
+        ILogger<AnalysisRunner> logger, NpgsqlDataSource? dataSource = null, StepCostModel? costs = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         (_queries, _options, _telemetry, _time, _logger) = (queries, options.Value, telemetry, time, logger);
+        Costs = costs ?? new StepCostModel();
         var pool = dataSource is null ? 100 : new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxPoolSize;
         GlobalLimit = Math.Min(_options.MaxParallelSteps ?? Math.Max(1, pool / 2), pool);
         _global = new SemaphoreSlim(GlobalLimit, GlobalLimit);
@@ -189,6 +205,9 @@ public sealed partial class AnalysisRunner : IDisposable
 
     /// <summary>Steps that may run at once in this process (over every analysis).</summary>
     public int GlobalLimit { get; }
+
+    /// <summary>The step durations this runner has measured (steps that computed their answer), which order its next runs.</summary>
+    public StepCostModel Costs { get; }
 
     /// <summary>
     /// Query steps of every analysis in this process that the schedulers have started and that have not ended, at most
@@ -216,23 +235,25 @@ public sealed partial class AnalysisRunner : IDisposable
         {
             deadline.CancelAfter(limit);
         }
-        var state = new RunState(analysis);
+        var state = new RunState(analysis, _options.CriticalPathScheduling
+            ? new CriticalPathScheduler(analysis, Costs.EstimatesFor(analysis))
+            : CriticalPathScheduler.InDeclarationOrder(analysis));
         var running = new Dictionary<Task, AnalysisStep>();
         var concurrent = 0;
         var maxConcurrent = 0;
 
         void StartReady()
         {
-            var starting = new List<AnalysisStep>();
-            while (running.Count + starting.Count < _options.MaxParallelStepsPerAnalysis && state.Ready.TryDequeue(out var next))
+            var starting = new List<(AnalysisStep Step, bool Critical)>();
+            while (running.Count + starting.Count < _options.MaxParallelStepsPerAnalysis && state.Scheduler.TryTakeNext(out var next))
             {
-                starting.Add(next);
+                starting.Add((next, state.Scheduler.Start(next, clock.Elapsed.TotalMilliseconds)));
             }
             // Counted before any of them runs, so steps started together all see each other.
-            Interlocked.Add(ref _queryStepsAdmitted, starting.Count(s => s.IsQuery));
-            foreach (var step in starting)
+            Interlocked.Add(ref _queryStepsAdmitted, starting.Count(s => s.Step.IsQuery));
+            foreach (var (step, critical) in starting)
             {
-                var task = RunStepAsync(analysis, step, parameters, state, runner, run, clock, OnStart, activity, deadline.Token);
+                var task = RunStepAsync(analysis, step, critical, parameters, state, runner, run, clock, OnStart, activity, deadline.Token);
                 running[task] = step;
             }
         }
@@ -252,7 +273,12 @@ public sealed partial class AnalysisRunner : IDisposable
             var step = running[finished];
             running.Remove(finished);
             Interlocked.Decrement(ref concurrent);
+            state.Scheduler.End(step.Id);
             var report = state.Reports[step.Id];
+            if (StepCostModel.Measures(report))
+            {
+                Costs.Observe(analysis.Id, step.Id, report.ElapsedMs!.Value);
+            }
             if (report.Status == StepStatus.Succeeded)
             {
                 state.Succeeded(step.Id);
@@ -268,7 +294,7 @@ public sealed partial class AnalysisRunner : IDisposable
             if (cancellationToken.IsCancellationRequested)
             {
                 // The caller went away: nothing new starts; what runs sees its token cancelled and ends soon.
-                state.Ready.Clear();
+                state.Scheduler.ClearReady();
             }
             StartReady();
         }
@@ -299,7 +325,8 @@ public sealed partial class AnalysisRunner : IDisposable
         }
     }
 
-    private async Task RunStepAsync(AnalysisDefinition analysis, AnalysisStep step, BoundParameters parameters, RunState state,
+    /// <param name="critical">The step is on the critical path (<see cref="CriticalPathScheduler.Start"/>): its query is not capped.</param>
+    private async Task RunStepAsync(AnalysisDefinition analysis, AnalysisStep step, bool critical, BoundParameters parameters, RunState state,
         IQueryStepRunner runner, AnalysisRunOptions run, Stopwatch clock, Action onStart, Activity? parent, CancellationToken deadline)
     {
         await Task.Yield(); // the scheduler loop goes on starting other ready steps
@@ -316,6 +343,7 @@ public sealed partial class AnalysisRunner : IDisposable
         using var activity = OrchestrationTelemetry.Source.StartActivity($"step {step.Id}", ActivityKind.Internal, parent?.Context ?? default);
         activity?.SetTag("aspireperf.analysis", analysis.Id);
         activity?.SetTag("aspireperf.analysis.step", step.Id);
+        activity?.SetTag("aspireperf.analysis.step.critical", critical);
         if (step.QueryId is not null)
         {
             activity?.SetTag("aspireperf.query", step.QueryId);
@@ -334,7 +362,9 @@ public sealed partial class AnalysisRunner : IDisposable
                 var query = _queries.Find(step.QueryId!)!;
                 inputs = AnalysisGraph.RawInputs(step, parameters, outputs);
                 sharing = QueryStepsRunning;
-                var parallelism = new QueryParallelism(sharing.Value, _options.DatabaseParallelBudget, _options.CapDatabaseParallelism);
+                // The critical step keeps the server's parallel workers; the others get their share of the budget
+                // (budget ÷ steps running, the critical one counted).
+                var parallelism = new QueryParallelism(sharing.Value, _options.DatabaseParallelBudget, _options.CapDatabaseParallelism && !critical);
                 while (true)
                 {
                     attempts++;
@@ -358,7 +388,7 @@ public sealed partial class AnalysisRunner : IDisposable
             }
             stepClock.Stop();
             state.Complete(step, Report(step, inputs, StepStatus.Succeeded, null, result.Cache, startedMs, stepClock, result.Output)
-                with { QueryStepsRunning = sharing, ParallelWorkersPerGather = workers, Attempts = step.IsQuery ? attempts : null }, result.Output);
+                with { QueryStepsRunning = sharing, ParallelWorkersPerGather = workers, Attempts = step.IsQuery ? attempts : null, Critical = critical }, result.Output);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
@@ -367,14 +397,14 @@ public sealed partial class AnalysisRunner : IDisposable
                 ? "The analysis's deadline passed (or its caller went away) before this step finished."
                 : $"Did not finish within its timeout of {(step.Timeout ?? _options.StepTimeout).TotalMilliseconds:0} ms.";
             state.Complete(step, Report(step, inputs, StepStatus.TimedOut, why, null, startedMs, stepClock, null)
-                with { QueryStepsRunning = sharing, Attempts = attempts > 0 ? attempts : null }, null);
+                with { QueryStepsRunning = sharing, Attempts = attempts > 0 ? attempts : null, Critical = startedMs is null ? null : critical }, null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             stepClock.Stop();
             LogStepFailed(analysis.Id, step.Id, ex.GetType().Name + ": " + ex.Message);
             state.Complete(step, Report(step, inputs, StepStatus.Failed, ex.Message, null, startedMs, stepClock, null)
-                with { QueryStepsRunning = sharing, Attempts = attempts > 0 ? attempts : null }, null);
+                with { QueryStepsRunning = sharing, Attempts = attempts > 0 ? attempts : null, Critical = startedMs is null ? null : critical }, null);
         }
         finally
         {
@@ -419,15 +449,16 @@ public sealed partial class AnalysisRunner : IDisposable
     [LoggerMessage(LogLevel.Warning, "Analysis {Analysis}: step {Step} failed: {Error}")]
     private partial void LogStepFailed(string analysis, string step, string error);
 
-    /// <summary>One run's bookkeeping; the scheduler loop is its only writer of the queue and counts, steps write their own report.</summary>
+    /// <summary>One run's bookkeeping; the scheduler loop is its only writer of the ready steps and counts, steps write their own report.</summary>
     private sealed class RunState
     {
         private readonly Dictionary<string, int> _waitingOn = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<AnalysisStep>> _dependents = new(StringComparer.Ordinal);
         private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StepOutput> _outputs = new(StringComparer.Ordinal);
 
-        public RunState(AnalysisDefinition analysis)
+        public RunState(AnalysisDefinition analysis, CriticalPathScheduler scheduler)
         {
+            Scheduler = scheduler;
             foreach (var step in analysis.Steps)
             {
                 var dependencies = step.DependsOn.ToList();
@@ -440,12 +471,13 @@ public sealed partial class AnalysisRunner : IDisposable
                     null, StepStatus.Pending, null, null, null, null, null, null, null);
                 if (dependencies.Count == 0)
                 {
-                    Ready.Enqueue(step);
+                    Scheduler.MakeReady(step);
                 }
             }
         }
 
-        public Queue<AnalysisStep> Ready { get; } = new();
+        /// <summary>The ready steps and the critical one.</summary>
+        public CriticalPathScheduler Scheduler { get; }
 
         public System.Collections.Concurrent.ConcurrentDictionary<string, StepReport> Reports { get; } = new(StringComparer.Ordinal);
 
@@ -469,7 +501,7 @@ public sealed partial class AnalysisRunner : IDisposable
             {
                 if (--_waitingOn[dependent.Id] == 0 && Reports[dependent.Id].Status == StepStatus.Pending)
                 {
-                    Ready.Enqueue(dependent);
+                    Scheduler.MakeReady(dependent);
                 }
             }
         }

@@ -15,8 +15,9 @@ namespace AspirePerf.Workforce.Tests;
 
 /// <summary>
 /// The in-process runner against a real PostgreSQL: concurrent query steps cap their parallel workers in their own
-/// transaction (a step alone keeps the server's setting), pooled sessions keep the default, answers do not change, and
-/// a transient database error is retried once.
+/// transaction (a step alone and the critical step keep the server's setting), pooled sessions keep the default,
+/// answers do not change, a transient database error is retried once, and ready steps start longest estimated
+/// remaining path first, the estimates following each run.
 /// </summary>
 [Collection(InfrastructureCollection.Name)]
 public sealed class AnalysisParallelismTests(InfrastructureFixture infrastructure) : IAsyncLifetime
@@ -52,11 +53,13 @@ public sealed class AnalysisParallelismTests(InfrastructureFixture infrastructur
         var queries = report.Steps.Where(s => s.Kind == "query").ToList();
         // The first four start together (the gate holds each until all four have started): each saw four running.
         Assert.True(queries.Count(s => s.QueryStepsRunning == Pool) >= Pool, Describe(queries));
+        // The first of them is on the critical path (equal weights: the first declared) and keeps the server's setting.
+        Assert.True(report.Steps.Single(s => s.Id == "gender-gap").Critical);
+        Assert.Contains(queries, s => s.QueryStepsRunning == Pool && s.Critical == false && s.ParallelWorkersPerGather == 0);
         Assert.All(queries, s =>
         {
             Assert.Equal(1, s.Attempts);
-            // budget 4 over k steps: least(2, 4 / k - 1, at least 0): 1 step keeps 2, 2 get 1, 3 or 4 get 0.
-            Assert.Equal(s.QueryStepsRunning == 1 ? 2 : Math.Min(2, Math.Max(0, 4 / s.QueryStepsRunning!.Value - 1)), s.ParallelWorkersPerGather);
+            AssertCappedUnlessCritical(s, budget: 4);
         });
         Assert.Null(report.Steps.Single(s => s.Kind == "synthesis").ParallelWorkersPerGather);
 
@@ -157,6 +160,134 @@ public sealed class AnalysisParallelismTests(InfrastructureFixture infrastructur
         }
     }
 
+    [Fact]
+    public async Task When_the_per_analysis_limit_binds_the_ready_steps_start_longest_remaining_path_first()
+    {
+        await using var provider = Services(new() { ["Orchestration:DatabaseParallelBudget"] = "2" });
+        var runner = provider.GetRequiredService<AnalysisRunner>();
+        // sector-briefing has five root steps and a limit of four: headcount, declared first, has the shortest path.
+        foreach (var (step, ms) in new[]
+        {
+            ("headcount", 100.0), ("wages", 400.0), ("hires", 300.0), ("turnover", 900.0), ("top-employers", 200.0),
+            ("leader-history", 150.0), ("briefing", 1.0),
+        })
+        {
+            runner.Costs.Observe("sector-briefing", step, ms);
+        }
+        var gate = new Gate(provider.GetRequiredService<IQueryStepRunner>(), Pool);
+
+        var report = await RunAsync(provider, "sector-briefing", gate);
+
+        Assert.Equal(AnalysisStatus.Complete, report.Status);
+        var byQuery = report.Steps.Where(s => s.Kind == "query").ToDictionary(s => s.QueryId!, s => s.Id);
+        var entered = gate.Entered.Select(q => byQuery[q]).ToList();
+        // The four that start (remaining paths 901, 401, 351, 301; in any order, they start together) are those the
+        // gate holds until all have started; headcount (101), declared first, waits for a slot.
+        Assert.Equal(["hires", "top-employers", "turnover", "wages"], entered.Take(Pool).Order());
+        Assert.Contains("headcount", entered.Skip(Pool));
+        Assert.True(report.Steps.Single(s => s.Id == "turnover").Critical);
+        Assert.All(report.Steps.Where(s => s.Id is "wages" or "top-employers" or "hires"), s => Assert.Equal(false, s.Critical));
+    }
+
+    [Fact]
+    public async Task One_step_at_a_time_runs_in_order_of_remaining_path_and_equal_weights_favour_the_longest_chain()
+    {
+        await using var provider = Services(new() { ["Orchestration:MaxParallelStepsPerAnalysis"] = "1" });
+        var steps = provider.GetRequiredService<IQueryStepRunner>();
+
+        // Nothing measured: every step weighs the same, so top-employers (three steps to the end) starts first.
+        var first = await RunAsync(provider, "sector-briefing", steps);
+        Assert.Equal(["top-employers", "headcount", "wages", "hires", "turnover", "leader-history", "briefing"], StartOrder(first));
+
+        var runner = provider.GetRequiredService<AnalysisRunner>();
+        foreach (var (step, ms) in new[]
+        {
+            ("headcount", 100.0), ("wages", 400.0), ("hires", 300.0), ("turnover", 900.0), ("top-employers", 200.0),
+            ("leader-history", 250.0), ("briefing", 1.0),
+        })
+        {
+            // Far above this small database's times: these measurements outweigh the first run's.
+            for (var i = 0; i < 30; i++)
+            {
+                runner.Costs.Observe("sector-briefing", step, ms);
+            }
+        }
+        var second = await RunAsync(provider, "sector-briefing", steps);
+        // 901, 451 (top-employers 200 + leader-history 250 + 1), 401, 301, then leader-history (251) once ready, 101.
+        Assert.Equal(["turnover", "top-employers", "wages", "hires", "leader-history", "headcount", "briefing"], StartOrder(second));
+    }
+
+    [Fact]
+    public async Task Each_run_that_computes_its_steps_updates_their_estimates_and_cache_hits_leave_them_alone()
+    {
+        await using var provider = Services([]);
+        var runner = provider.GetRequiredService<AnalysisRunner>();
+        var steps = provider.GetRequiredService<IQueryStepRunner>();
+        var analysis = provider.GetRequiredService<AnalysisRegistry>().Find("wage-gap-study")!;
+        Assert.All(analysis.Steps, s => Assert.Null(runner.Costs.Estimate(analysis.Id, s.Id)));
+
+        var first = await RunAsync(provider, analysis.Id, steps);
+        Assert.All(first.Steps, s => Assert.Equal(s.ElapsedMs!.Value, runner.Costs.Estimate(analysis.Id, s.Id)!.Value, 6));
+
+        var second = await RunAsync(provider, analysis.Id, steps);
+        foreach (var step in second.Steps)
+        {
+            var before = first.Steps.Single(s => s.Id == step.Id).ElapsedMs!.Value;
+            Assert.Equal(before + StepCostModel.NewestWeight * (step.ElapsedMs!.Value - before), runner.Costs.Estimate(analysis.Id, step.Id)!.Value, 6);
+        }
+
+        // Through the cache: the miss is a measurement, the hit (no query ran) is not.
+        await RunAsync(provider, analysis.Id, steps, bypassCache: false);
+        var afterMiss = analysis.Steps.ToDictionary(s => s.Id, s => runner.Costs.Estimate(analysis.Id, s.Id)!.Value);
+        var hits = await RunAsync(provider, analysis.Id, steps, bypassCache: false);
+        Assert.All(hits.Steps.Where(s => s.Kind == "query"), s =>
+        {
+            Assert.Equal("hit", s.Cache);
+            Assert.Equal(afterMiss[s.Id], runner.Costs.Estimate(analysis.Id, s.Id));
+        });
+    }
+
+    [Fact]
+    public async Task The_critical_step_keeps_the_servers_parallel_workers_while_its_siblings_are_capped()
+    {
+        Assert.Equal("2", _serverDefault);
+        await using var provider = Services(new() { ["Orchestration:DatabaseParallelBudget"] = "4" });
+        var runner = provider.GetRequiredService<AnalysisRunner>();
+        // wage-gap-study: the histogram, declared last of five roots, is measured the longest.
+        foreach (var (step, ms) in new[]
+        {
+            ("gender-gap", 400.0), ("education", 200.0), ("percentiles", 300.0), ("nationalization", 100.0), ("histogram", 1000.0), ("summary", 1.0),
+        })
+        {
+            runner.Costs.Observe("wage-gap-study", step, ms);
+        }
+        var gate = new Gate(provider.GetRequiredService<IQueryStepRunner>(), Pool);
+
+        var report = await RunAsync(provider, "wage-gap-study", gate);
+
+        Assert.Equal(AnalysisStatus.Complete, report.Status);
+        var byId = report.Steps.ToDictionary(s => s.Id);
+        Assert.True(byId["histogram"].Critical);
+        Assert.Equal(Pool, byId["histogram"].QueryStepsRunning);
+        Assert.Equal(2, byId["histogram"].ParallelWorkersPerGather); // the server's setting, with three siblings running
+        foreach (var sibling in new[] { "gender-gap", "percentiles", "education" })
+        {
+            Assert.Equal(false, byId[sibling].Critical);
+            Assert.Equal(Pool, byId[sibling].QueryStepsRunning);
+            Assert.Equal(0, byId[sibling].ParallelWorkersPerGather); // budget 4 over 4 steps: 4 / 4 − 1
+        }
+        // nationalization started when a slot freed: critical or not depends on what had ended by then; either way consistent.
+        Assert.All(report.Steps.Where(s => s.Kind == "query"), s => AssertCappedUnlessCritical(s, budget: 4));
+    }
+
+    /// <summary>A critical step or one alone keeps the server's 2; another gets least(2, budget ÷ running − 1, at least 0).</summary>
+    private static void AssertCappedUnlessCritical(StepReport step, int budget) =>
+        Assert.Equal(step.Critical == true || step.QueryStepsRunning == 1 ? 2 : Math.Min(2, Math.Max(0, budget / step.QueryStepsRunning!.Value - 1)),
+            step.ParallelWorkersPerGather);
+
+    private static List<string> StartOrder(AnalysisReport report) =>
+        [.. report.Steps.OrderBy(s => s.StartedMs).Select(s => s.Id)];
+
     private ServiceProvider Services(Dictionary<string, string?> settings)
     {
         settings["Orchestration:MaxParallelSteps"] = Pool.ToString(CultureInfo.InvariantCulture);
@@ -208,9 +339,13 @@ public sealed class AnalysisParallelismTests(InfrastructureFixture infrastructur
 
         public string Mode => inner.Mode;
 
+        /// <summary>Query ids in the order their steps reached the runner.</summary>
+        public System.Collections.Concurrent.ConcurrentQueue<string> Entered { get; } = new();
+
         public async Task<QueryStepResult> RunAsync(QueryDefinition query, IReadOnlyDictionary<string, string> inputs, bool bypassCache,
             QueryParallelism? parallelism, CancellationToken cancellationToken)
         {
+            Entered.Enqueue(query.Id);
             if (Interlocked.Increment(ref _entered) <= count)
             {
                 if (Volatile.Read(ref _entered) >= count)
