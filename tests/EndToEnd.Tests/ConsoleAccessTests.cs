@@ -59,6 +59,15 @@ public sealed class ConsoleAccessTests(SystemFixture system, ITestOutputHelper o
         Assert.False(response.Headers.Contains("Set-Cookie") && response.Headers.GetValues("Set-Cookie").Any(c => c.StartsWith("aspireperf-operator", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task An_address_no_page_claims_is_a_404_with_the_consoles_own_page()
+    {
+        using var client = new HttpClient { BaseAddress = system.Console };
+        using var response = await client.GetAsync(new Uri("/no-such-page/" + new string('x', 2000), UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("<h1>Not found</h1>", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/resources", "resources")]
     [InlineData("/queries", "query-explorer")]
