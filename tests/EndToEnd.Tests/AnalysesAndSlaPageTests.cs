@@ -145,8 +145,10 @@ public sealed class AnalysesAndSlaPageTests(SystemFixture system, ITestOutputHel
 
     private async Task RunSlaAsync(string stamp, params string[] extra)
     {
-        var dll = Path.Combine(TestDirectories.RepositoryRoot, "artifacts", "bin", "AspirePerf.Bench", "release", "AspirePerf.Bench.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: build tests/EndToEnd.Tests (it builds Bench) in Release");
+        // Bench is built with this test project, in the same configuration (artifacts/bin/<project>/<debug|release>/).
+        var configuration = Path.GetFileName(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory));
+        var dll = Path.Combine(TestDirectories.RepositoryRoot, "artifacts", "bin", "AspirePerf.Bench", configuration, "AspirePerf.Bench.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: build tests/EndToEnd.Tests (it builds Bench)");
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = TestDirectories.RepositoryRoot,
