@@ -9,7 +9,10 @@ namespace AspirePerf.ApiClient;
 /// </summary>
 public static class AspirePerfApiClientFactory
 {
-    public static AspirePerfApiClient Create(HttpClient http)
+    public static AspirePerfApiClient Create(HttpClient http) => new(CreateAdapter(http));
+
+    /// <summary>The request adapter under <see cref="Create"/>, for a caller that sends a request its own way (as a stream).</summary>
+    public static HttpClientRequestAdapter CreateAdapter(HttpClient http)
     {
         ArgumentNullException.ThrowIfNull(http);
         var adapter = new HttpClientRequestAdapter(new AnonymousAuthenticationProvider(), httpClient: http);
@@ -17,6 +20,6 @@ public static class AspirePerfApiClientFactory
         {
             adapter.BaseUrl = address.OriginalString.TrimEnd('/');
         }
-        return new AspirePerfApiClient(adapter);
+        return adapter;
     }
 }

@@ -12,7 +12,8 @@ namespace AspirePerf.Dashboard.Web.Extensions;
 
 internal static class Extensions
 {
-    private const string ApiHttpClient = "apiservice";
+    /// <summary>The named HttpClient to the API (service discovery, resilience, the console's own key if configured).</summary>
+    public const string ApiHttpClient = "apiservice";
 
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {

@@ -3,8 +3,6 @@ using System.Text.Json;
 using AspirePerf.ApiClient;
 using AspirePerf.Dashboard.Web.Operators;
 using Microsoft.Kiota.Abstractions;
-using Microsoft.Kiota.Abstractions.Authentication;
-using Microsoft.Kiota.Http.HttpClientLibrary;
 using Microsoft.Net.Http.Headers;
 
 namespace AspirePerf.Dashboard.Web.Jobs;
@@ -18,9 +16,6 @@ public static class JobDownloads
 {
     // A problem body is a few hundred bytes; more is not a problem document.
     private const int MaxProblemBytes = 16 * 1024;
-
-    // The console's client for the API (Extensions.AddApplicationServices): service discovery, resilience, its own key if any.
-    private const string ApiHttpClient = "apiservice";
 
     public static void MapJobDownloads(this IEndpointRouteBuilder app) =>
         app.MapGet("/jobs/{id}/download", DownloadAsync).ExcludeFromDescription();
@@ -39,12 +34,8 @@ public static class JobDownloads
         // The generated operation reads its 200 as JSON (the API's other form of it), which would buffer a whole export;
         // the same request sent as a Stream is read headers-first, and Kiota's native response handler hands back the
         // HTTP response unread, so the file streams through with its own content type and name.
-        var http = clients.CreateClient(ApiHttpClient);
-        using var adapter = new HttpClientRequestAdapter(new AnonymousAuthenticationProvider(), httpClient: http);
-        if (http.BaseAddress is { } address)
-        {
-            adapter.BaseUrl = address.OriginalString.TrimEnd('/');
-        }
+        // The console's client for the API: service discovery, resilience, its own key if any.
+        using var adapter = AspirePerfApiClientFactory.CreateAdapter(clients.CreateClient(Extensions.Extensions.ApiHttpClient));
         var request = new AspirePerfApiClient(adapter).Api.V1.Jobs[jobId].Result.ToGetRequestInformation(request =>
         {
             request.Headers.Add("Accept", "*/*");

@@ -185,7 +185,7 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
             await take.ExecuteNonQueryAsync();
         }
         var job = await coordinator.Queue.EnqueueAsync(AnalysisJob.TypeName, new AnalysisJob("vacancy-pressure") { Mode = "distributed", BypassCache = true });
-        var waiting = await Eventually.ReturnsAsync(() => BackendWaitingOnAsync(dataSource, "vacancies"), pid => pid is not null, Patience,
+        var waiting = await Eventually.ReturnsAsync(() => PostgresLocks.BackendWaitingOnAsync(dataSource, "vacancies"), pid => pid is not null, Patience,
             "the time-to-fill step waits for the lock");
         await using (var terminate = dataSource.CreateCommand("SELECT pg_terminate_backend($1)"))
         {
@@ -318,18 +318,6 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
             owners.Add(reader.GetString(0));
         }
         return owners;
-    }
-
-    /// <summary>The server process of a session waiting for a lock on <paramref name="table"/>, if one is.</summary>
-    private static async Task<int?> BackendWaitingOnAsync(NpgsqlDataSource dataSource, string table)
-    {
-        await using var command = dataSource.CreateCommand("""
-            SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-             WHERE NOT l.granted AND c.relname = $1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-             LIMIT 1
-            """);
-        command.Parameters.Add(new() { Value = table });
-        return (int?)await command.ExecuteScalarAsync();
     }
 
     private static async Task<long?> StepJobIdAsync(NpgsqlDataSource dataSource, string queryId)

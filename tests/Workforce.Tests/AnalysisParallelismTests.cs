@@ -140,7 +140,7 @@ public sealed class AnalysisParallelismTests(InfrastructureFixture infrastructur
             await take.ExecuteNonQueryAsync();
         }
         var run = RunAsync(provider, "vacancy-pressure", provider.GetRequiredService<IQueryStepRunner>());
-        var waiting = await Eventually.ReturnsAsync(() => BackendWaitingOnAsync(dataSource, "vacancies"), pid => pid is not null, Patience,
+        var waiting = await Eventually.ReturnsAsync(() => PostgresLocks.BackendWaitingOnAsync(dataSource, "vacancies"), pid => pid is not null, Patience,
             "the time-to-fill step waits for the lock");
         await using (var terminate = dataSource.CreateCommand("SELECT pg_terminate_backend($1)"))
         {
@@ -316,17 +316,6 @@ public sealed class AnalysisParallelismTests(InfrastructureFixture infrastructur
 
     private static string Describe(IEnumerable<StepReport> steps) =>
         string.Join(", ", steps.Select(s => $"{s.Id}: {s.QueryStepsRunning} running, {s.ParallelWorkersPerGather} workers"));
-
-    private static async Task<int?> BackendWaitingOnAsync(NpgsqlDataSource dataSource, string table)
-    {
-        await using var command = dataSource.CreateCommand("""
-            SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-             WHERE NOT l.granted AND c.relname = $1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-             LIMIT 1
-            """);
-        command.Parameters.Add(new() { Value = table });
-        return (int?)await command.ExecuteScalarAsync();
-    }
 
     /// <summary>
     /// The product's step runner, each of the first <c>count</c> steps held until all of them have started: they overlap
