@@ -335,7 +335,7 @@ public sealed partial class JobProcessor : BackgroundService, IJobProgressSink
                     // A throttled last report (say "105 rows") is written with the completion rather than lost.
                     await _completions.Writer.WriteAsync((unit, new JobCompletion(context.Id,
                         context.Result is null ? null : JsonSerializer.Serialize(context.Result, JobCatalog.PayloadJson),
-                        running.TakePendingProgress()?.Message)));
+                        running.LastProgressMessage)));
                 }
                 else if (running.CancelRequested && failure is OperationCanceledException)
                 {
@@ -588,6 +588,7 @@ public sealed partial class JobProcessor : BackgroundService, IJobProgressSink
         private readonly Lock _gate = new();
         private long _lastProgressWrite;
         private (int Percent, string? Message)? _pending;
+        private string? _lastMessage;
 
         public LeasedJob Job { get; } = job;
 
@@ -615,6 +616,7 @@ public sealed partial class JobProcessor : BackgroundService, IJobProgressSink
         {
             lock (_gate)
             {
+                _lastMessage = message ?? _lastMessage;
                 if (_lastProgressWrite == 0 || time.GetElapsedTime(_lastProgressWrite) >= interval)
                 {
                     _lastProgressWrite = time.GetTimestamp();
@@ -623,6 +625,21 @@ public sealed partial class JobProcessor : BackgroundService, IJobProgressSink
                 }
                 _pending = (percent, message);
                 return false;
+            }
+        }
+
+        /// <summary>
+        /// The latest message the handler reported, written or still pending. The completion carries it: the housekeeping
+        /// loop may have taken the pending one and lost the race to the completion (its save then matches no running row).
+        /// </summary>
+        public string? LastProgressMessage
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _lastMessage;
+                }
             }
         }
 
