@@ -29,7 +29,7 @@ namespace AspirePerf.Bench;
 /// </summary>
 public static class AnalysesBenchmark
 {
-    private const string BenchDatabase = "analyses_bench";
+    internal const string BenchDatabase = "analyses_bench";
 
     /// <summary>The analyses with the parameters the tests use (tests/ApiService.Tests/AnalysesApiTests.cs).</summary>
     private static readonly (string Id, Dictionary<string, string> Parameters)[] Cases =
@@ -185,13 +185,41 @@ public static class AnalysesBenchmark
 
     /// <param name="Queue">Distributed runs: per query step, its time in the coordinator minus its run time in a Worker (queueing,
     /// fan-out and fan-in), and its wait from enqueue to lease, both from the step job's own timestamps.</param>
-    private sealed record Run(AnalysisReport Report, double EndToEndMs, IReadOnlyDictionary<string, (double OverheadMs, double LeaseWaitMs)>? Queue = null);
+    /// <param name="BusyCores">In-process runs: the machine's average busy cores over the run (<see cref="CpuTime"/>).</param>
+    private sealed record Run(AnalysisReport Report, double EndToEndMs, IReadOnlyDictionary<string, (double OverheadMs, double LeaseWaitMs)>? Queue = null,
+        double? BusyCores = null);
 
     private static async Task<Run> InProcessAsync(AnalysisRunner runner, AnalysisDefinition analysis, BoundParameters parameters, IQueryStepRunner local)
     {
+        var cpu = CpuTime.Read();
         var started = Stopwatch.GetTimestamp();
         var report = await runner.RunAsync(analysis, parameters, local, new AnalysisRunOptions(BypassCache: true), CancellationToken.None);
-        return new Run(report, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new Run(report, Stopwatch.GetElapsedTime(started).TotalMilliseconds, BusyCores: CpuTime.BusyCoresSince(cpu));
+    }
+
+    /// <summary>
+    /// The machine's CPU time from <c>/proc/stat</c>'s first line (every process: the database server's backends and its
+    /// parallel workers, which come and go within a step, and this process). Busy cores over a run say how much of the
+    /// machine a mode used; <c>null</c> off Linux.
+    /// </summary>
+    private readonly record struct CpuTime(long Busy, long Total)
+    {
+        public static CpuTime? Read()
+        {
+            if (!File.Exists("/proc/stat"))
+            {
+                return null;
+            }
+            // cpu  user nice system idle iowait irq softirq steal ...: idle and iowait are the machine waiting.
+            var ticks = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
+                .Select(t => long.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+            var total = ticks.Sum();
+            return new CpuTime(total - ticks[3] - ticks[4], total);
+        }
+
+        public static double? BusyCoresSince(CpuTime? start) => (start, Read()) is ({ } a, { } b) && b.Total > a.Total
+            ? (double)(b.Busy - a.Busy) / (b.Total - a.Total) * Environment.ProcessorCount
+            : null;
     }
 
     /// <summary>An <c>analysis</c> job (mode distributed, cache bypassed), from enqueue to its completion as this process sees it.</summary>
@@ -263,8 +291,9 @@ public static class AnalysesBenchmark
         Console.WriteLine();
         Console.WriteLine($"In-process (medians of {runs} runs; ms):");
         Console.WriteLine();
-        Console.WriteLine("| analysis | steps | serial wall | parallel wall | critical-path bound | wall ÷ bound | saving vs serial | achieved parallelism | sum of step times, parallel / serial run | bound from the serial run's step times |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| analysis | steps | serial wall | parallel wall | critical-path bound | wall ÷ bound | saving vs serial | achieved parallelism | sum of step times, parallel / serial run | bound from the serial run's step times | " +
+            $"busy cores of {Environment.ProcessorCount}, serial / parallel | saving ceiling at the serial run's CPU time |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (id, modes) in results)
         {
             var s = modes[Mode.Serial];
@@ -318,8 +347,13 @@ public static class AnalysesBenchmark
             Console.WriteLine($"| `{id}` {label} | {p[0].Report.Steps.Count} | {F(serialWall)} | {F(parallelWall)} | {F(Med(p.Select(r => r.Report.CriticalPathMs)))} | " +
                 $"{F(Med(p.Select(r => r.Report.ElapsedMs / r.Report.CriticalPathMs)), "0.00")} | {F(100 * (1 - parallelWall / serialWall), "0")} % | " +
                 $"{F(Med(p.Select(r => r.Report.Parallelism)), "0.00")} | {F(Med(p.Select(r => r.Report.SerialMs)))} / {F(Med(s.Select(r => r.Report.SerialMs)))} | " +
-                $"{F(Med(s.Select(r => r.Report.CriticalPathMs)))} |");
+                $"{F(Med(s.Select(r => r.Report.CriticalPathMs)))} | {F(Med(Busy(s)), "0.00")} / {F(Med(Busy(p)), "0.00")} | " +
+                $"{F(100 * (1 - Med(Busy(s)) / Environment.ProcessorCount), "0")} % |");
         }
+
+        // A run whose work keeps the machine's cores busy a fraction f of its wall cannot, doing the same work, finish in
+        // less than f of that wall on this machine: 1 − f is the most any schedule can save over it.
+        static IEnumerable<double> Busy(List<Run> runs) => runs.Where(r => r.BusyCores is not null).Select(r => r.BusyCores!.Value);
 
         Console.WriteLine();
         Console.WriteLine($"Distributed: `analysis` jobs on the Worker processes (medians of {runs} runs; ms). Wall is the coordinator's report; " +
@@ -348,7 +382,7 @@ public static class AnalysesBenchmark
     private static double StartMs(Run run, string step) => run.Report.Steps.Single(s => s.Id == step).StartedMs ?? 0;
 
     /// <summary>The product's initializer, as the Worker runs it at start: a database seeded with this seed and scale is kept.</summary>
-    private static async Task SeedAsync(string connectionString, int seed, int scale)
+    internal static async Task SeedAsync(string connectionString, int seed, int scale)
     {
         var services = new ServiceCollection();
         services.AddLogging();

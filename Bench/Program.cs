@@ -16,6 +16,7 @@ return args switch
     ["stream-rows", .. var rest] => await StreamRowsBenchmark.RunAsync(rest),
     ["sla", .. var rest] => await AspirePerf.Bench.Sla.SlaCommand.RunAsync(rest),
     ["analyses", .. var rest] => await AnalysesBenchmark.RunAsync(rest),
+    ["query-jit", .. var rest] => await QueryJitBenchmark.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -70,7 +71,11 @@ static int Usage()
                    [--workers 2] [--scale 1000000] [--seed 42]
               Every analysis, caches bypassed, side by side and interleaved: serial (1 step at a time), parallel, and distributed
               (analysis jobs on Worker processes it starts from the built Worker); wall vs critical-path bound, saving vs serial,
-              achieved parallelism, distributed overhead per step. Seeds the database analyses_bench on that server.
+              achieved parallelism, distributed overhead per step, and the machine's busy cores per mode (the saving ceiling).
+              Seeds the database analyses_bench on that server.
+          query-jit --workforce "<npgsql connection string>" [--runs 5] [--warmup 1]
+              Every registered query with PostgreSQL's JIT off and on, interleaved (medians), against what each declares,
+              on the analyses benchmark's database.
         """);
     return 2;
 }

@@ -104,6 +104,19 @@ public sealed class QueryExecutionTests(InfrastructureFixture infrastructure) : 
     }
 
     [Fact]
+    public async Task Turnover_by_sector_year_counts_each_spell_in_every_year_it_overlaps()
+    {
+        // 2023 CON: spells 1 and 5 overlap, 5 starts; both active on 1 July. 2024 CON: 1, 2 and 5, 2 starts, none ends.
+        // 2025 CON: 1, 2, 5 and 6; 6 starts, 2 and 5 end (before 1 July), so 1 and 6 are the mid-year headcount.
+        // 2025 FIN: 3 and 4 start and stay. FIN has no spell before 2025, so no row for 2023 or 2024.
+        var result = await RunAsync(_handWritten, "turnover-by-sector-year", [Raw("fromYear", "2023"), Raw("toYear", "2025")]);
+
+        Assert.Equal(
+            [["CON", 2023, 1L, 0L, 2L, 0.0000m], ["CON", 2024, 1L, 0L, 3L, 0.0000m], ["CON", 2025, 1L, 2L, 2L, 1.0000m], ["FIN", 2025, 2L, 0L, 2L, 0.0000m]],
+            result.Rows);
+    }
+
+    [Fact]
     public async Task Top_employers_by_growth_ranks_by_headcount_change()
     {
         var result = await RunAsync(_handWritten, "top-employers-by-growth",
@@ -149,6 +162,28 @@ public sealed class QueryExecutionTests(InfrastructureFixture infrastructure) : 
 
         Assert.Equal("25006", error.SqlState); // read_only_sql_transaction
         Assert.Equal(5, await WorkforceDatabase.CountAsync(_handWritten, "vacancies"));
+    }
+
+    [Fact]
+    public async Task A_querys_declared_jit_holds_for_its_transaction_only()
+    {
+        // One connection, so the next query reuses the session the declared setting ran on.
+        var builder = new NpgsqlConnectionStringBuilder(_handWritten) { MaxPoolSize = 1 };
+        await using var dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+        var executor = new QueryExecutor(dataSource, Options.Create(new QueryExecutionOptions()));
+        var probe = new QueryDefinition("jit-probe", "JIT probe", "The transaction's jit setting.", QueryKind.PointLookup, "SELECT current_setting('jit') AS jit");
+        var none = new BoundParameters(new Dictionary<string, object?>());
+
+        var server = await executor.ExecuteAsync(probe, none, CancellationToken.None);
+        var on = await executor.ExecuteAsync(probe with { Jit = true }, none, CancellationToken.None);
+        var off = await executor.ExecuteAsync(probe with { Jit = false }, none, CancellationToken.None);
+        var after = await executor.ExecuteAsync(probe, none, CancellationToken.None);
+
+        Assert.Equal("on", server.Rows[0][0]); // stock PostgreSQL
+        Assert.Equal("off", off.Rows[0][0]);
+        Assert.Equal("on", on.Rows[0][0]);
+        Assert.Equal("on", after.Rows[0][0]);
+        Assert.False(Registry.Find("turnover-by-sector-year")!.Jit);
     }
 
     private async Task<QueryResult> RunAsync(string connectionString, string id, IEnumerable<KeyValuePair<string, IReadOnlyList<string?>>> raw)

@@ -85,6 +85,13 @@ public sealed record QueryDefinition(string Id, string Title, string Description
     public int? MaxRowCount { get; init; }
 
     /// <summary>
+    /// PostgreSQL's JIT compilation for this query, set for its transaction only (<c>SET LOCAL jit</c>); null keeps the
+    /// server's setting. The planner decides on JIT by estimated cost, so a query the planner overestimates can pay a
+    /// compile (about 300 ms in the leader and in each parallel worker) it never earns back: such a query says false.
+    /// </summary>
+    public bool? Jit { get; init; }
+
+    /// <summary>
     /// Set for queries that list rows (not aggregates): their buffered answers come in keyset pages and their SQL orders
     /// by this key and filters on its parameter (<c>@after IS NULL OR key &gt; @after</c>).
     /// </summary>

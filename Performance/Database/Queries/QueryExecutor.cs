@@ -194,13 +194,14 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
         try
         {
             int? workers = null;
+            NpgsqlBatchCommand[] settings = query.Jit is { } jit ? [new($"SELECT set_config('jit', '{(jit ? "on" : "off")}', true)")] : [];
             if (parallelism is null)
             {
-                transaction = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, cancellationToken);
+                (transaction, _) = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, settings, probe: null, cancellationToken);
             }
             else
             {
-                (transaction, var probe) = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, [], ParallelismProbe(parallelism), cancellationToken);
+                (transaction, var probe) = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, settings, ParallelismProbe(parallelism), cancellationToken);
                 workers = int.Parse((string)probe!, CultureInfo.InvariantCulture);
             }
             // A page reads one row past its limit to learn whether another page follows; a stream reads everything.
