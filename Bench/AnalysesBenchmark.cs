@@ -100,6 +100,7 @@ public static class AnalysesBenchmark
             Microsoft.Extensions.Options.Options.Create(new OrchestrationOptions { CriticalPathScheduling = false, DatabaseParallelBudget = budget }),
             provider.GetRequiredService<OrchestrationTelemetry>(), TimeProvider.System, NullLogger<AnalysisRunner>.Instance, dataSource);
         var local = provider.GetRequiredService<IQueryStepRunner>();
+        var serverCpu = await PostgresServerCpu.FindAsync(dataSource);
         var queue = provider.GetRequiredService<PostgresJobQueue>();
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -120,7 +121,8 @@ public static class AnalysesBenchmark
             }
 
             var modes = Enum.GetValues<Mode>().Where(m => m != Mode.Distributed || workers > 0).ToArray();
-            Console.WriteLine($"load average at start: {LoadAverage()}");
+            Console.WriteLine($"load average at start: {LoadAverage()}; " +
+                (serverCpu is null ? "the database server does not run on this machine: no server CPU time" : "the database server runs here: its CPU time is read from /proc"));
             var measuredFrom = DateTimeOffset.UtcNow;
             for (var round = 0; round < warmup + runs; round++)
             {
@@ -141,10 +143,10 @@ public static class AnalysesBenchmark
                         var mode = modes[(k + round) % modes.Length];
                         var run = mode switch
                         {
-                            Mode.Serial => await InProcessAsync(serial, analysis, parameters, local),
-                            Mode.Parallel => await InProcessAsync(parallel, analysis, parameters, local),
-                            Mode.ParallelUncapped => await InProcessAsync(uncapped, analysis, parameters, local),
-                            Mode.ParallelDeclarationOrder => await InProcessAsync(declarationOrder, analysis, parameters, local),
+                            Mode.Serial => await InProcessAsync(serial, analysis, parameters, local, serverCpu),
+                            Mode.Parallel => await InProcessAsync(parallel, analysis, parameters, local, serverCpu),
+                            Mode.ParallelUncapped => await InProcessAsync(uncapped, analysis, parameters, local, serverCpu),
+                            Mode.ParallelDeclarationOrder => await InProcessAsync(declarationOrder, analysis, parameters, local, serverCpu),
                             _ => await DistributedAsync(queue, id, raw),
                         };
                         if (run.Report.Status != AnalysisStatus.Complete)
@@ -185,41 +187,22 @@ public static class AnalysesBenchmark
 
     /// <param name="Queue">Distributed runs: per query step, its time in the coordinator minus its run time in a Worker (queueing,
     /// fan-out and fan-in), and its wait from enqueue to lease, both from the step job's own timestamps.</param>
-    /// <param name="BusyCores">In-process runs: the machine's average busy cores over the run (<see cref="CpuTime"/>).</param>
+    /// <param name="BusyCores">In-process runs: the machine's average busy cores over the run (<see cref="MachineCpu"/>).</param>
+    /// <param name="ServerBusyCores">In-process runs against a server on this machine: its processes' average busy cores
+    /// over the run (<see cref="PostgresServerCpu"/>).</param>
     private sealed record Run(AnalysisReport Report, double EndToEndMs, IReadOnlyDictionary<string, (double OverheadMs, double LeaseWaitMs)>? Queue = null,
-        double? BusyCores = null);
+        double? BusyCores = null, double? ServerBusyCores = null);
 
-    private static async Task<Run> InProcessAsync(AnalysisRunner runner, AnalysisDefinition analysis, BoundParameters parameters, IQueryStepRunner local)
+    private static async Task<Run> InProcessAsync(AnalysisRunner runner, AnalysisDefinition analysis, BoundParameters parameters, IQueryStepRunner local,
+        PostgresServerCpu? server)
     {
-        var cpu = CpuTime.Read();
+        var machine = MachineCpu.Read();
+        var serverStart = server?.ReadSeconds();
         var started = Stopwatch.GetTimestamp();
         var report = await runner.RunAsync(analysis, parameters, local, new AnalysisRunOptions(BypassCache: true), CancellationToken.None);
-        return new Run(report, Stopwatch.GetElapsedTime(started).TotalMilliseconds, BusyCores: CpuTime.BusyCoresSince(cpu));
-    }
-
-    /// <summary>
-    /// The machine's CPU time from <c>/proc/stat</c>'s first line (every process: the database server's backends and its
-    /// parallel workers, which come and go within a step, and this process). Busy cores over a run say how much of the
-    /// machine a mode used; <c>null</c> off Linux.
-    /// </summary>
-    private readonly record struct CpuTime(long Busy, long Total)
-    {
-        public static CpuTime? Read()
-        {
-            if (!File.Exists("/proc/stat"))
-            {
-                return null;
-            }
-            // cpu  user nice system idle iowait irq softirq steal ...: idle and iowait are the machine waiting.
-            var ticks = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
-                .Select(t => long.Parse(t, CultureInfo.InvariantCulture)).ToArray();
-            var total = ticks.Sum();
-            return new CpuTime(total - ticks[3] - ticks[4], total);
-        }
-
-        public static double? BusyCoresSince(CpuTime? start) => (start, Read()) is ({ } a, { } b) && b.Total > a.Total
-            ? (double)(b.Busy - a.Busy) / (b.Total - a.Total) * Environment.ProcessorCount
-            : null;
+        var wallMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return new Run(report, wallMs, BusyCores: MachineCpu.BusyCoresSince(machine),
+            ServerBusyCores: server is null ? null : server.BusyCoresSince(serverStart!.Value, wallMs));
     }
 
     /// <summary>An <c>analysis</c> job (mode distributed, cache bypassed), from enqueue to its completion as this process sees it.</summary>
@@ -292,8 +275,8 @@ public static class AnalysesBenchmark
         Console.WriteLine($"In-process (medians of {runs} runs; ms):");
         Console.WriteLine();
         Console.WriteLine("| analysis | steps | serial wall | parallel wall | critical-path bound | wall ÷ bound | saving vs serial | achieved parallelism | sum of step times, parallel / serial run | bound from the serial run's step times | " +
-            $"busy cores of {Environment.ProcessorCount}, serial / parallel | saving ceiling at the serial run's CPU time |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            $"PostgreSQL's busy cores of {Environment.ProcessorCount}, serial / parallel | machine's busy cores, serial / parallel | saving ceiling at the serial run's database CPU time |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (id, modes) in results)
         {
             var s = modes[Mode.Serial];
@@ -347,13 +330,14 @@ public static class AnalysesBenchmark
             Console.WriteLine($"| `{id}` {label} | {p[0].Report.Steps.Count} | {F(serialWall)} | {F(parallelWall)} | {F(Med(p.Select(r => r.Report.CriticalPathMs)))} | " +
                 $"{F(Med(p.Select(r => r.Report.ElapsedMs / r.Report.CriticalPathMs)), "0.00")} | {F(100 * (1 - parallelWall / serialWall), "0")} % | " +
                 $"{F(Med(p.Select(r => r.Report.Parallelism)), "0.00")} | {F(Med(p.Select(r => r.Report.SerialMs)))} / {F(Med(s.Select(r => r.Report.SerialMs)))} | " +
-                $"{F(Med(s.Select(r => r.Report.CriticalPathMs)))} | {F(Med(Busy(s)), "0.00")} / {F(Med(Busy(p)), "0.00")} | " +
-                $"{F(100 * (1 - Med(Busy(s)) / Environment.ProcessorCount), "0")} % |");
+                $"{F(Med(s.Select(r => r.Report.CriticalPathMs)))} | {F(Med(Server(s)), "0.00")} / {F(Med(Server(p)), "0.00")} | " +
+                $"{F(Med(Machine(s)), "0.00")} / {F(Med(Machine(p)), "0.00")} | {F(100 * (1 - Med(Server(s)) / Environment.ProcessorCount), "0")} % |");
         }
 
-        // A run whose work keeps the machine's cores busy a fraction f of its wall cannot, doing the same work, finish in
-        // less than f of that wall on this machine: 1 − f is the most any schedule can save over it.
-        static IEnumerable<double> Busy(List<Run> runs) => runs.Where(r => r.BusyCores is not null).Select(r => r.BusyCores!.Value);
+        // A run whose queries keep the database server busy f of the machine's cores on average cannot, doing the same
+        // work, finish in less than f of its wall on this machine: 1 − f is the most any schedule can save over it.
+        static IEnumerable<double> Server(List<Run> runs) => runs.Where(r => r.ServerBusyCores is not null).Select(r => r.ServerBusyCores!.Value);
+        static IEnumerable<double> Machine(List<Run> runs) => runs.Where(r => r.BusyCores is not null).Select(r => r.BusyCores!.Value);
 
         Console.WriteLine();
         Console.WriteLine($"Distributed: `analysis` jobs on the Worker processes (medians of {runs} runs; ms). Wall is the coordinator's report; " +
