@@ -24,8 +24,7 @@ public sealed class AnalysesApiTests(InfrastructureFixture infrastructure) : IAs
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync(nameof(AnalysesApiTests));
-        await WorkforceDatabase.InitializeAsync(_database, seed: 9, scale: 20_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync(nameof(AnalysesApiTests), seed: 9, scale: 20_000);
         _factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString);
         _client = _factory.CreateClient();
     }

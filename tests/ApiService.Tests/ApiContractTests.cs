@@ -36,9 +36,8 @@ public sealed class ApiContractTests(InfrastructureFixture infrastructure, Xunit
     [InlineData(true)]
     public async Task Every_documented_status_is_provoked_and_every_observed_status_is_documented(bool readersNeedKeys)
     {
-        var database = await infrastructure.CreateDatabaseAsync(readersNeedKeys ? "contractkeyed" : "contract");
         // The index advisor needs a workload big enough for an index to pay (as in IndexAdvisorTests).
-        await WorkforceDatabase.InitializeAsync(database, scale: 20_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync(readersNeedKeys ? "contractkeyed" : "contract", scale: 20_000);
         await using (var dataSource = NpgsqlDataSource.Create(database))
         {
             await JobSchema.MigrateAsync(dataSource, CancellationToken.None);

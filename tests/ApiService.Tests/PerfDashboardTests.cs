@@ -136,8 +136,7 @@ public sealed class PerfDashboardTests(InfrastructureFixture infrastructure, Xun
 
     private async Task<string> CreateDatabaseAsync(string name)
     {
-        var database = await infrastructure.CreateDatabaseAsync(name);
-        await WorkforceDatabase.InitializeAsync(database, scale: 1_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync(name, scale: 1_000);
         await using var dataSource = NpgsqlDataSource.Create(database);
         await JobSchema.MigrateAsync(dataSource, CancellationToken.None);
         return database;

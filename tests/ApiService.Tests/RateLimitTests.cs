@@ -18,8 +18,7 @@ public sealed class RateLimitTests(InfrastructureFixture infrastructure) : IAsyn
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync("ratelimits");
-        await WorkforceDatabase.InitializeAsync(_database, scale: 2_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync("ratelimits", scale: 2_000);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

@@ -16,8 +16,7 @@ public sealed class QueryExecutionTests(InfrastructureFixture infrastructure) : 
 
     public async Task InitializeAsync()
     {
-        _seeded = await infrastructure.CreateDatabaseAsync("queries_seeded");
-        await WorkforceDatabase.InitializeAsync(_seeded, seed: 11, scale: 6_000);
+        _seeded = await infrastructure.CreateSeededDatabaseAsync("queries_seeded", seed: 11, scale: 6_000);
         _handWritten = await infrastructure.CreateDatabaseAsync("queries_tiny");
         await WorkforceDatabase.MigrateAsync(_handWritten);
         await WorkforceDatabase.ExecuteAsync(_handWritten, WorkforceDatabase.HandWrittenDataset);
