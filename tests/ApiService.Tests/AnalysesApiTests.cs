@@ -271,8 +271,7 @@ public sealed class AnalysesApiTests(InfrastructureFixture infrastructure) : IAs
     [Fact]
     public async Task The_employer_profile_of_the_hand_written_dataset_matches_the_hand_computed_answer()
     {
-        var tiny = await infrastructure.CreateDatabaseAsync(nameof(AnalysesApiTests) + "_tiny");
-        await WorkforceDatabase.MigrateAsync(tiny);
+        var tiny = await infrastructure.CreateMigratedDatabaseAsync(nameof(AnalysesApiTests) + "_tiny");
         await WorkforceDatabase.ExecuteAsync(tiny, WorkforceDatabase.HandWrittenDataset);
         await using var factory = new ApiFactory(tiny, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();

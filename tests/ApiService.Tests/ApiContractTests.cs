@@ -92,8 +92,7 @@ public sealed class ApiContractTests(InfrastructureFixture infrastructure, Xunit
                 await StatusAsync(client, Valid(operation));
             }
         });
-        var unseeded = await infrastructure.CreateDatabaseAsync("contractunseeded");
-        await WorkforceDatabase.MigrateAsync(unseeded);
+        var unseeded = await infrastructure.CreateMigratedDatabaseAsync("contractunseeded");
         await ProvokeOnAHostAsync(unseeded, settings, [], async client => await StatusAsync(client, Valid(byId["GetWorkload"])));
         await ProvokeTimeoutsAsync(database, settings, operations);
 

@@ -13,6 +13,7 @@ public sealed class InfrastructureFixture : IAsyncLifetime
 {
     private readonly StreamWriter _logFile;
     private readonly ConcurrentDictionary<(int Seed, int Scale), Lazy<Task<string>>> _templates = new();
+    private readonly Lazy<Task<string>> _schemaTemplate;
     private int _databaseCounter;
 
     public InfrastructureFixture()
@@ -21,6 +22,7 @@ public sealed class InfrastructureFixture : IAsyncLifetime
         LogPath = Path.Combine(RootDirectory, "servers.log");
         _logFile = new StreamWriter(LogPath) { AutoFlush = true };
         Log = TextWriter.Synchronized(_logFile);
+        _schemaTemplate = new(CreateSchemaTemplateAsync);
     }
 
     public string RootDirectory { get; }
@@ -58,6 +60,27 @@ public sealed class InfrastructureFixture : IAsyncLifetime
         var name = NextName(purpose);
         await Postgres.CreateDatabaseAsync(name, template);
         return Postgres.ConnectionStringFor(name);
+    }
+
+    /// <summary>
+    /// A fresh database holding only what <see cref="WorkforceDatabase.MigrateAsync"/> leaves (the workforce schema), for
+    /// tests that insert a hand-written dataset: migrated once into a template, then copied like the seeded ones.
+    /// </summary>
+    public async Task<string> CreateMigratedDatabaseAsync(string purpose)
+    {
+        var template = await _schemaTemplate.Value;
+        var name = NextName(purpose);
+        await Postgres.CreateDatabaseAsync(name, template);
+        return Postgres.ConnectionStringFor(name);
+    }
+
+    private async Task<string> CreateSchemaTemplateAsync()
+    {
+        const string name = "template_schema";
+        await Postgres.CreateDatabaseAsync(name);
+        await WorkforceDatabase.MigrateAsync(Postgres.ConnectionStringFor(name));
+        await Postgres.FreezeAsTemplateAsync(name);
+        return name;
     }
 
     private async Task<string> CreateTemplateAsync(int seed, int scale)
