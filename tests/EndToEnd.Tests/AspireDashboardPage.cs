@@ -67,19 +67,8 @@ public static class AspireDashboardPage
         ArgumentNullException.ThrowIfNull(page);
         ArgumentNullException.ThrowIfNull(output);
         var detail = new Uri(dashboard, $"/traces/detail/{traceId}");
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        string text;
         // Spans reach the dashboard in batches (about a second in Development): reload until the trace is complete.
-        while (true)
-        {
-            await page.GotoAsync(detail.ToString(), new PageGotoOptions { Timeout = Timeout });
-            await page.WaitForTimeoutAsync(2_000);
-            text = await page.InnerTextAsync("body");
-            if (text.Contains("apiservice", StringComparison.Ordinal) && text.Contains("workforce", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
-            {
-                break;
-            }
-        }
+        var text = await OpenUntilShownAsync(page, detail, ["apiservice", "workforce"], TimeSpan.FromSeconds(90));
         var screenshot = Path.Combine(screenshotDirectory, "aspire-dashboard-trace.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
         output.WriteLine($"Aspire dashboard trace screenshot: {screenshot}");
@@ -108,22 +97,39 @@ public static class AspireDashboardPage
 
     private static async Task AssertPageShowsAsync(IPage page, Uri url, string expected, string what)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        string text;
-        while (true)
-        {
-            await page.GotoAsync(url.ToString(), new PageGotoOptions { Timeout = Timeout });
-            await page.WaitForTimeoutAsync(1_500);
-            text = await page.InnerTextAsync("body");
-            if (text.Contains(expected, StringComparison.Ordinal) || DateTime.UtcNow > deadline)
-            {
-                break;
-            }
-        }
+        var text = await OpenUntilShownAsync(page, url, [expected], TimeSpan.FromSeconds(60));
         if (!text.Contains(expected, StringComparison.Ordinal))
         {
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(TestResultsDirectory, $"aspire-dashboard-failed-{url.Segments[^1]}.png"), FullPage = true });
         }
         Assert.True(text.Contains(expected, StringComparison.Ordinal), $"{what}: '{expected}' not shown at {url}:{Environment.NewLine}{text}");
+    }
+
+    /// <summary>
+    /// Opens <paramref name="url"/> until its text shows every one of <paramref name="expected"/> or
+    /// <paramref name="patience"/> has passed, and returns the text it last showed. Each opening waits up to 5 s for the
+    /// text on the live page (instead of a fixed pause), then reloads: the page shows what had arrived when it opened.
+    /// </summary>
+    private static async Task<string> OpenUntilShownAsync(IPage page, Uri url, string[] expected, TimeSpan patience)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        while (true)
+        {
+            await page.GotoAsync(url.ToString(), new PageGotoOptions { Timeout = Timeout });
+            try
+            {
+                await page.WaitForFunctionAsync("expected => expected.every(t => document.body.innerText.includes(t))", expected,
+                    new PageWaitForFunctionOptions { Timeout = 5_000 });
+            }
+            catch (TimeoutException) when (DateTime.UtcNow < deadline)
+            {
+                continue;
+            }
+            catch (TimeoutException)
+            {
+                // Past the deadline: the caller reports what the page shows.
+            }
+            return await page.InnerTextAsync("body");
+        }
     }
 }
