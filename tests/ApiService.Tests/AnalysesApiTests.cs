@@ -24,8 +24,7 @@ public sealed class AnalysesApiTests(InfrastructureFixture infrastructure) : IAs
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync(nameof(AnalysesApiTests));
-        await WorkforceDatabase.InitializeAsync(_database, seed: 9, scale: 20_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync(nameof(AnalysesApiTests), seed: 9, scale: 20_000);
         _factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString);
         _client = _factory.CreateClient();
     }
@@ -272,8 +271,7 @@ public sealed class AnalysesApiTests(InfrastructureFixture infrastructure) : IAs
     [Fact]
     public async Task The_employer_profile_of_the_hand_written_dataset_matches_the_hand_computed_answer()
     {
-        var tiny = await infrastructure.CreateDatabaseAsync(nameof(AnalysesApiTests) + "_tiny");
-        await WorkforceDatabase.MigrateAsync(tiny);
+        var tiny = await infrastructure.CreateMigratedDatabaseAsync(nameof(AnalysesApiTests) + "_tiny");
         await WorkforceDatabase.ExecuteAsync(tiny, WorkforceDatabase.HandWrittenDataset);
         await using var factory = new ApiFactory(tiny, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();

@@ -26,6 +26,9 @@ public sealed class ApiFactory(
         builder.UseSetting("services:worker:http:0", $"http://localhost:{workerPort ?? FreePort.Next()}");
         // Test classes share one Redis: a namespace of their own keeps one class's cached answers from another's database.
         builder.UseSetting("Caching:Namespace", "t" + Guid.NewGuid().ToString("N")[..12]);
+        // Likewise for rate limits counted in Redis: each host counts its callers on its own, so how fast other tests
+        // ran never uses up this one's limit (tests of a limit shared between hosts give both the same prefix).
+        builder.UseSetting("RateLimits:KeyPrefix", "t" + Guid.NewGuid().ToString("N")[..12]);
         foreach (var (key, value) in settings ?? [])
         {
             builder.UseSetting(key, value);

@@ -21,8 +21,7 @@ public sealed class ApiKeyAuthorizationTests(InfrastructureFixture infrastructur
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync(nameof(ApiKeyAuthorizationTests));
-        await WorkforceDatabase.InitializeAsync(_database, scale: 1_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync(nameof(ApiKeyAuthorizationTests), scale: 1_000);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

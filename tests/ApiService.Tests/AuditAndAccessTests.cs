@@ -17,8 +17,7 @@ public sealed class AuditAndAccessTests(InfrastructureFixture infrastructure) : 
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync("audit");
-        await WorkforceDatabase.InitializeAsync(_database, scale: 2_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync("audit", scale: 2_000);
         await using var dataSource = NpgsqlDataSource.Create(_database);
         await JobSchema.MigrateAsync(dataSource, CancellationToken.None);
     }

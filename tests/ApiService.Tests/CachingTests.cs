@@ -16,8 +16,7 @@ public sealed class CachingTests(InfrastructureFixture infrastructure) : IAsyncL
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync(nameof(CachingTests));
-        await WorkforceDatabase.InitializeAsync(_database, seed: 21, scale: 10_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync(nameof(CachingTests), seed: 21, scale: 10_000);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

@@ -12,8 +12,7 @@ public sealed class ConditionalRequestTests(InfrastructureFixture infrastructure
     [Fact]
     public async Task A_query_answer_carries_a_strong_etag_and_a_matching_if_none_match_gets_304_without_a_body()
     {
-        var database = await infrastructure.CreateDatabaseAsync("conditional");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("conditional", scale: 2_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();
 
@@ -72,8 +71,7 @@ public sealed class ConditionalRequestTests(InfrastructureFixture infrastructure
     [InlineData("/api/v1/system/resources")]
     public async Task Live_state_is_never_stored(string path)
     {
-        var database = await infrastructure.CreateDatabaseAsync("nostore");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("nostore", scale: 2_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();
 

@@ -12,8 +12,7 @@ public sealed class EndpointStatisticsTests(InfrastructureFixture infrastructure
     [Fact]
     public async Task Endpoints_report_counts_percentiles_and_sql_per_request_and_rank_by_p95()
     {
-        var database = await infrastructure.CreateDatabaseAsync("endpoints");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("endpoints", scale: 2_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: new()
         {
             ["Profiling:SlowEndpointMs"] = "0",
@@ -48,8 +47,7 @@ public sealed class EndpointStatisticsTests(InfrastructureFixture infrastructure
     [Fact]
     public async Task Twenty_thousand_distinct_unknown_paths_and_invented_methods_leave_the_statistics_bounded()
     {
-        var database = await infrastructure.CreateDatabaseAsync("hostilepaths");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("hostilepaths", scale: 2_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();
 

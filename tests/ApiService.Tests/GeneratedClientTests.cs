@@ -23,8 +23,7 @@ public sealed class GeneratedClientTests(InfrastructureFixture infrastructure) :
 
     public async Task InitializeAsync()
     {
-        var database = await infrastructure.CreateDatabaseAsync("generatedclient");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("generatedclient", scale: 2_000);
         // The job queue's schema, which the Worker creates at start in a deployment.
         await using (var dataSource = Npgsql.NpgsqlDataSource.Create(database))
         {

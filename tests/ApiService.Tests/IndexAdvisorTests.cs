@@ -31,8 +31,7 @@ public sealed class IndexAdvisorTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task Slow_statements_are_logged_without_values_and_get_a_plan_captured_in_the_background()
     {
-        var database = await infrastructure.CreateDatabaseAsync("slowlog");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("slowlog", scale: 2_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: Settings());
         using var client = factory.CreateClient();
 
@@ -77,8 +76,7 @@ public sealed class IndexAdvisorTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task Advice_is_verified_with_hypopg_and_ranked_by_workload_time_saved()
     {
-        var database = await infrastructure.CreateDatabaseAsync("advice");
-        await WorkforceDatabase.InitializeAsync(database, scale: Scale);
+        var database = await infrastructure.CreateSeededDatabaseAsync("advice", scale: Scale);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: Settings());
         using var client = factory.CreateClient();
         await RunWorkloadAsync(client);
@@ -114,8 +112,7 @@ public sealed class IndexAdvisorTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task Applying_advice_builds_the_index_concurrently_and_re_measures_the_statements_it_serves()
     {
-        var database = await infrastructure.CreateDatabaseAsync("advice_apply");
-        await WorkforceDatabase.InitializeAsync(database, scale: Scale);
+        var database = await infrastructure.CreateSeededDatabaseAsync("advice_apply", scale: Scale);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: Settings());
         using var client = factory.CreateClient();
         await RunWorkloadAsync(client);
@@ -163,8 +160,7 @@ public sealed class IndexAdvisorTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task Without_hypopg_pg_qualstats_and_pg_stat_statements_advice_comes_from_the_slow_log_marked_unverified()
     {
-        var database = await infrastructure.CreateDatabaseAsync("advice_bare");
-        await WorkforceDatabase.InitializeAsync(database, scale: Scale);
+        var database = await infrastructure.CreateSeededDatabaseAsync("advice_bare", scale: Scale);
         await WorkforceDatabase.ExecuteAsync(database, "DROP EXTENSION hypopg; DROP EXTENSION pg_qualstats; DROP EXTENSION pg_stat_statements");
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: Settings());
         using var client = factory.CreateClient();

@@ -39,8 +39,7 @@ public sealed class JobsApiTests(InfrastructureFixture infrastructure) : IAsyncL
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync(nameof(JobsApiTests));
-        await WorkforceDatabase.InitializeAsync(_database, seed: 5);
+        _database = await infrastructure.CreateSeededDatabaseAsync(nameof(JobsApiTests), seed: 5);
         var baseFactory = _baseFactory = new ApiFactory(_database, infrastructure.Redis.ConnectionString);
         // The API knows one extra, test-only type, like a service adding its own job types to the catalog.
         _factory = baseFactory.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddJobType<ProgressPayload>(ProgressHandler.TypeName)));

@@ -11,10 +11,9 @@ namespace AspirePerf.ApiService.Tests;
 /// developer page), and the same in Development and Production.
 /// </summary>
 [Collection(InfrastructureCollection.Name)]
-public sealed class MalformedRequestTests(InfrastructureFixture infrastructure) : IAsyncLifetime
+public sealed class MalformedRequestTests(MalformedRequestTests.Hosts hosts) : IClassFixture<MalformedRequestTests.Hosts>
 {
     private const string OperatorKey = "operator-key-for-malformed-body-tests";
-    private string _database = "";
 
     public static TheoryData<string, string, string, string?, int> Corpus()
     {
@@ -52,25 +51,11 @@ public sealed class MalformedRequestTests(InfrastructureFixture infrastructure) 
         return data;
     }
 
-    public async Task InitializeAsync()
-    {
-        _database = await infrastructure.CreateDatabaseAsync("malformed");
-        await WorkforceDatabase.InitializeAsync(_database, scale: 2_000);
-    }
-
-    public Task DisposeAsync() => Task.CompletedTask;
-
     [Theory]
     [MemberData(nameof(Corpus))]
     public async Task Every_malformed_body_is_a_4xx_problem_in_every_environment(string environment, string endpoint, string body, string? contentType, int expectedStatus)
     {
-        await using var factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString, environment: environment, settings: new()
-        {
-            ["ApiKeys:Keys:9:Name"] = "tests-operator",
-            ["ApiKeys:Keys:9:Key"] = OperatorKey,
-            ["ApiKeys:Keys:9:Roles:0"] = "operator",
-        });
-        using var client = factory.CreateClient();
+        var client = await hosts.ClientAsync(environment);
         var (method, path) = (endpoint.Split(' ')[0], endpoint.Split(' ')[1]);
         using var request = new HttpRequestMessage(new HttpMethod(method), path)
         {
@@ -92,6 +77,49 @@ public sealed class MalformedRequestTests(InfrastructureFixture infrastructure) 
             Assert.Contains("parameter", problem.RootElement.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
         }
     }
+
+    /// <summary>One API host per environment for the whole corpus (each request is independent of the others).</summary>
+    public sealed class Hosts(InfrastructureFixture infrastructure) : IAsyncLifetime
+    {
+        private readonly Dictionary<string, (ApiFactory Factory, HttpClient Client)> _hosts = [];
+        private readonly SemaphoreSlim _lock = new(1, 1);
+        private string _database = "";
+
+        public async Task InitializeAsync() => _database = await infrastructure.CreateSeededDatabaseAsync("malformed", scale: 2_000);
+
+        public async Task<HttpClient> ClientAsync(string environment)
+        {
+            await _lock.WaitAsync();
+            try
+            {
+                if (!_hosts.TryGetValue(environment, out var host))
+                {
+                    var factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString, environment: environment, settings: new()
+                    {
+                        ["ApiKeys:Keys:9:Name"] = "tests-operator",
+                        ["ApiKeys:Keys:9:Key"] = OperatorKey,
+                        ["ApiKeys:Keys:9:Roles:0"] = "operator",
+                    });
+                    host = _hosts[environment] = (factory, factory.CreateClient());
+                }
+                return host.Client;
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        public async Task DisposeAsync()
+        {
+            foreach (var (factory, client) in _hosts.Values)
+            {
+                client.Dispose();
+                await factory.DisposeAsync();
+            }
+            _lock.Dispose();
+        }
+    }
 }
 
 /// <summary>An oversized body against the real Kestrel server (the in-memory test server enforces no body limit).</summary>
@@ -101,8 +129,7 @@ public sealed class RequestLimitTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task A_body_over_the_configured_limit_is_a_413_problem_from_kestrel()
     {
-        var database = await infrastructure.CreateDatabaseAsync("requestlimits");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("requestlimits", scale: 2_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: new()
         {
             ["Http:Limits:MaxRequestBodyBytes"] = "4096",

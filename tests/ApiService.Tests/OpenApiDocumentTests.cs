@@ -16,8 +16,7 @@ public sealed class OpenApiDocumentTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task The_checked_in_document_the_client_is_generated_from_is_the_one_the_api_serves()
     {
-        var database = await infrastructure.CreateDatabaseAsync("openapidocument");
-        await WorkforceDatabase.InitializeAsync(database, scale: 1_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("openapidocument", scale: 1_000);
         // The configuration the client is generated for: a Development host's defaults (reads anonymous, keys configured).
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();

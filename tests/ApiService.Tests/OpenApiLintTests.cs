@@ -14,8 +14,7 @@ public sealed class OpenApiLintTests(InfrastructureFixture infrastructure) : IAs
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync("openapilint");
-        await WorkforceDatabase.InitializeAsync(_database, scale: 1_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync("openapilint", scale: 1_000);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

@@ -15,7 +15,7 @@ namespace AspirePerf.ApiService.Tests;
 /// GET /api/v1/perf/dashboard over real PostgreSQL and Redis: healthy when nothing is wrong, and each provoked problem
 /// (a slow endpoint, an N+1, an old waiting job, Redis stopped) shows up as its reason with its console link, always as a 200.
 /// </summary>
-[Collection(InfrastructureCollection.Name)]
+[Collection(RedisOutageCollection.Name)]
 public sealed class PerfDashboardTests(InfrastructureFixture infrastructure, Xunit.Abstractions.ITestOutputHelper output)
 {
     private const string Dashboard = "/api/v1/perf/dashboard";
@@ -136,8 +136,7 @@ public sealed class PerfDashboardTests(InfrastructureFixture infrastructure, Xun
 
     private async Task<string> CreateDatabaseAsync(string name)
     {
-        var database = await infrastructure.CreateDatabaseAsync(name);
-        await WorkforceDatabase.InitializeAsync(database, scale: 1_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync(name, scale: 1_000);
         await using var dataSource = NpgsqlDataSource.Create(database);
         await JobSchema.MigrateAsync(dataSource, CancellationToken.None);
         return database;

@@ -11,8 +11,7 @@ public sealed class PoolHygieneTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task Pool_size_is_configured_and_pool_metrics_are_exported()
     {
-        var database = await infrastructure.CreateDatabaseAsync("pool");
-        await WorkforceDatabase.InitializeAsync(database, scale: 1_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("pool", scale: 1_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString, settings: new() { ["Database:MaxPoolSize"] = "7" });
         using var client = factory.CreateClient();
         (await client.GetAsync("/api/v1/queries/employer-profile?employerId=1")).Dispose();

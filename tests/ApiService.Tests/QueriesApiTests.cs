@@ -16,8 +16,7 @@ public sealed class QueriesApiTests(InfrastructureFixture infrastructure) : IAsy
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync(nameof(QueriesApiTests));
-        await WorkforceDatabase.InitializeAsync(_database, seed: 9, scale: 20_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync(nameof(QueriesApiTests), seed: 9, scale: 20_000);
         _factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString);
         _client = _factory.CreateClient();
     }

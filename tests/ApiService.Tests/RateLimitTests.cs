@@ -10,7 +10,7 @@ namespace AspirePerf.ApiService.Tests;
 /// Limits per route class and caller: a burst over a tiny limit gets 429 problems with Retry-After; two API instances
 /// on one Redis share the count; with Redis gone the limit holds per instance and nothing fails.
 /// </summary>
-[Collection(InfrastructureCollection.Name)]
+[Collection(RedisOutageCollection.Name)]
 public sealed class RateLimitTests(InfrastructureFixture infrastructure) : IAsyncLifetime
 {
     private const string ReaderKey = "dev-reader-key-not-for-production";
@@ -18,8 +18,7 @@ public sealed class RateLimitTests(InfrastructureFixture infrastructure) : IAsyn
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync("ratelimits");
-        await WorkforceDatabase.InitializeAsync(_database, scale: 2_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync("ratelimits", scale: 2_000);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

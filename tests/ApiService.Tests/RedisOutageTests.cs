@@ -7,7 +7,7 @@ using AspirePerf.TestSupport;
 namespace AspirePerf.ApiService.Tests;
 
 /// <summary>Redis stopped under a running API: readiness fails naming Redis, liveness holds, and both recover unaided.</summary>
-[Collection(InfrastructureCollection.Name)]
+[Collection(RedisOutageCollection.Name)]
 public sealed class RedisOutageTests(InfrastructureFixture infrastructure) : IAsyncLifetime
 {
     private RedisServer _redis = null!;

@@ -19,8 +19,7 @@ public sealed class RequestProfilingTests(InfrastructureFixture infrastructure) 
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync(nameof(RequestProfilingTests));
-        await WorkforceDatabase.InitializeAsync(_database, scale: 3_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync(nameof(RequestProfilingTests), scale: 3_000);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

@@ -11,8 +11,7 @@ public sealed class SecurityHeadersTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task Every_response_carries_the_security_headers_errors_included()
     {
-        var database = await infrastructure.CreateDatabaseAsync("securityheaders");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("securityheaders", scale: 2_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();
 

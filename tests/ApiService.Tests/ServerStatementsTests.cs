@@ -12,8 +12,7 @@ public sealed class ServerStatementsTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task Top_statements_come_from_pg_stat_statements_with_fingerprints_and_hit_ratios()
     {
-        var database = await infrastructure.CreateDatabaseAsync("statements");
-        await WorkforceDatabase.InitializeAsync(database, scale: 2_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("statements", scale: 2_000);
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();
         (await client.GetAsync("/api/v1/queries/workers-by-education?asOf=2024-06-30")).Dispose();
@@ -33,8 +32,7 @@ public sealed class ServerStatementsTests(InfrastructureFixture infrastructure)
     [Fact]
     public async Task Without_the_extension_the_answer_says_so_and_how_to_fix_it()
     {
-        var database = await infrastructure.CreateDatabaseAsync("statements_off");
-        await WorkforceDatabase.InitializeAsync(database, scale: 1_000);
+        var database = await infrastructure.CreateSeededDatabaseAsync("statements_off", scale: 1_000);
         await WorkforceDatabase.ExecuteAsync(database, "DROP EXTENSION pg_stat_statements");
         await using var factory = new ApiFactory(database, infrastructure.Redis.ConnectionString);
         using var client = factory.CreateClient();

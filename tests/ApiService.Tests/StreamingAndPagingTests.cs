@@ -23,8 +23,7 @@ public sealed class StreamingAndPagingTests(InfrastructureFixture infrastructure
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync(nameof(StreamingAndPagingTests));
-        await WorkforceDatabase.InitializeAsync(_database, seed: 11, scale: 2_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync(nameof(StreamingAndPagingTests), seed: 11, scale: 2_000);
         _factory = new ApiFactory(_database, infrastructure.Redis.ConnectionString, settings: new()
         {
             ["Queries:CursorSigningKey"] = "a test secret that is long enough to sign cursors",

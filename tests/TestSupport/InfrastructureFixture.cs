@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using AspirePerf.TestSupport.Servers;
 using Npgsql;
 using Xunit;
@@ -11,6 +12,8 @@ namespace AspirePerf.TestSupport;
 public sealed class InfrastructureFixture : IAsyncLifetime
 {
     private readonly StreamWriter _logFile;
+    private readonly ConcurrentDictionary<(int Seed, int Scale), Lazy<Task<string>>> _templates = new();
+    private readonly Lazy<Task<string>> _schemaTemplate;
     private int _databaseCounter;
 
     public InfrastructureFixture()
@@ -19,6 +22,7 @@ public sealed class InfrastructureFixture : IAsyncLifetime
         LogPath = Path.Combine(RootDirectory, "servers.log");
         _logFile = new StreamWriter(LogPath) { AutoFlush = true };
         Log = TextWriter.Synchronized(_logFile);
+        _schemaTemplate = new(CreateSchemaTemplateAsync);
     }
 
     public string RootDirectory { get; }
@@ -40,10 +44,56 @@ public sealed class InfrastructureFixture : IAsyncLifetime
     /// <summary>Creates a fresh database for one test class and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string purpose)
     {
-        var name = $"t{Interlocked.Increment(ref _databaseCounter)}_{new string([.. purpose.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit)])}";
+        var name = NextName(purpose);
         await Postgres.CreateDatabaseAsync(name);
         return Postgres.ConnectionStringFor(name);
     }
+
+    /// <summary>
+    /// A fresh database holding what <see cref="WorkforceDatabase.InitializeAsync"/> leaves (schema, seed, audit trail),
+    /// for tests that need the data rather than the seeding: each (seed, scale) is seeded once, into a template that
+    /// PostgreSQL then copies (a copy takes a fraction of the migrations and seeding it replaces).
+    /// </summary>
+    public async Task<string> CreateSeededDatabaseAsync(string purpose, int seed = 42, int scale = WorkforceDatabase.SmallScale)
+    {
+        var template = await _templates.GetOrAdd((seed, scale), key => new(() => CreateTemplateAsync(key.Seed, key.Scale))).Value;
+        var name = NextName(purpose);
+        await Postgres.CreateDatabaseAsync(name, template);
+        return Postgres.ConnectionStringFor(name);
+    }
+
+    /// <summary>
+    /// A fresh database holding only what <see cref="WorkforceDatabase.MigrateAsync"/> leaves (the workforce schema), for
+    /// tests that insert a hand-written dataset: migrated once into a template, then copied like the seeded ones.
+    /// </summary>
+    public async Task<string> CreateMigratedDatabaseAsync(string purpose)
+    {
+        var template = await _schemaTemplate.Value;
+        var name = NextName(purpose);
+        await Postgres.CreateDatabaseAsync(name, template);
+        return Postgres.ConnectionStringFor(name);
+    }
+
+    private async Task<string> CreateSchemaTemplateAsync()
+    {
+        const string name = "template_schema";
+        await Postgres.CreateDatabaseAsync(name);
+        await WorkforceDatabase.MigrateAsync(Postgres.ConnectionStringFor(name));
+        await Postgres.FreezeAsTemplateAsync(name);
+        return name;
+    }
+
+    private async Task<string> CreateTemplateAsync(int seed, int scale)
+    {
+        var name = FormattableString.Invariant($"template_seed{seed}_scale{scale}");
+        await Postgres.CreateDatabaseAsync(name);
+        await WorkforceDatabase.InitializeAsync(Postgres.ConnectionStringFor(name), seed, scale);
+        await Postgres.FreezeAsTemplateAsync(name);
+        return name;
+    }
+
+    private string NextName(string purpose) =>
+        $"t{Interlocked.Increment(ref _databaseCounter)}_{new string([.. purpose.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit)])}";
 
     public async Task DisposeAsync()
     {

@@ -32,8 +32,7 @@ public sealed class DistributedAnalysisTests(InfrastructureFixture infrastructur
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync("distributed_analysis");
-        await WorkforceDatabase.InitializeAsync(_database, seed: 9, scale: 20_000);
+        _database = await infrastructure.CreateSeededDatabaseAsync("distributed_analysis", seed: 9, scale: 20_000);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

@@ -30,8 +30,7 @@ public sealed class AnalysisParallelismTests(InfrastructureFixture infrastructur
 
     public async Task InitializeAsync()
     {
-        _database = await infrastructure.CreateDatabaseAsync("analysis_parallelism");
-        await WorkforceDatabase.InitializeAsync(_database);
+        _database = await infrastructure.CreateSeededDatabaseAsync("analysis_parallelism");
         await using var connection = new NpgsqlConnection(_database);
         await connection.OpenAsync();
         await using var show = new NpgsqlCommand("SHOW max_parallel_workers_per_gather", connection);

@@ -8,22 +8,11 @@ namespace AspirePerf.Workforce.Tests;
 
 /// <summary>Every registered query against a seeded database, and against a tiny hand-written one with known answers.</summary>
 [Collection(InfrastructureCollection.Name)]
-public sealed class QueryExecutionTests(InfrastructureFixture infrastructure) : IAsyncLifetime
+public sealed class QueryExecutionTests(QueryExecutionTests.Databases databases) : IClassFixture<QueryExecutionTests.Databases>
 {
     private static readonly QueryRegistry Registry = new(WorkforceQueries.All);
-    private string _seeded = null!;
-    private string _handWritten = null!;
-
-    public async Task InitializeAsync()
-    {
-        _seeded = await infrastructure.CreateDatabaseAsync("queries_seeded");
-        await WorkforceDatabase.InitializeAsync(_seeded, seed: 11, scale: 6_000);
-        _handWritten = await infrastructure.CreateDatabaseAsync("queries_tiny");
-        await WorkforceDatabase.MigrateAsync(_handWritten);
-        await WorkforceDatabase.ExecuteAsync(_handWritten, WorkforceDatabase.HandWrittenDataset);
-    }
-
-    public Task DisposeAsync() => Task.CompletedTask;
+    private readonly string _seeded = databases.Seeded;
+    private readonly string _handWritten = databases.HandWritten;
 
     [Fact]
     public void The_registry_has_at_least_twelve_queries_with_point_lookups_and_aggregates()
@@ -197,4 +186,24 @@ public sealed class QueryExecutionTests(InfrastructureFixture infrastructure) : 
     }
 
     private static KeyValuePair<string, IReadOnlyList<string?>> Raw(string name, string value) => new(name, [value]);
+
+    /// <summary>
+    /// The seeded and the hand-written database, made once for the class: its tests only read them (the queries run in
+    /// read-only transactions, and Queries_run_read_only checks that a write is refused and changed nothing).
+    /// </summary>
+    public sealed class Databases(InfrastructureFixture infrastructure) : IAsyncLifetime
+    {
+        public string Seeded { get; private set; } = null!;
+
+        public string HandWritten { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            Seeded = await infrastructure.CreateSeededDatabaseAsync("queries_seeded", seed: 11, scale: 6_000);
+            HandWritten = await infrastructure.CreateMigratedDatabaseAsync("queries_tiny");
+            await WorkforceDatabase.ExecuteAsync(HandWritten, WorkforceDatabase.HandWrittenDataset);
+        }
+
+        public Task DisposeAsync() => Task.CompletedTask;
+    }
 }

@@ -111,11 +111,19 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     /// <summary>Creates <paramref name="database"/> unless it exists (Aspire's AppHost does this on resource ready).</summary>
-    public async Task CreateDatabaseAsync(string database, CancellationToken cancellationToken = default)
+    public Task CreateDatabaseAsync(string database, CancellationToken cancellationToken = default) =>
+        CreateDatabaseAsync(database, template: null, cancellationToken);
+
+    /// <summary>
+    /// Creates <paramref name="database"/> unless it exists, as a copy of <paramref name="template"/> when one is given
+    /// (PostgreSQL copies the template's files; nobody may be connected to the template meanwhile).
+    /// </summary>
+    public async Task CreateDatabaseAsync(string database, string? template, CancellationToken cancellationToken = default)
     {
-        if (string.IsNullOrEmpty(database) || !database.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+        ValidateName(database);
+        if (template is not null)
         {
-            throw new ArgumentException($"'{database}' is not a valid database name: letters, digits, '_' and '-' only.", nameof(database));
+            ValidateName(template);
         }
         await using var connection = new NpgsqlConnection(ConnectionStringFor("postgres"));
         await connection.OpenAsync(cancellationToken);
@@ -123,8 +131,36 @@ public sealed class PostgresServer : IAsyncDisposable
         exists.Parameters.AddWithValue(database);
         if (await exists.ExecuteScalarAsync(cancellationToken) is null)
         {
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
+            var copy = template is null ? "" : $" TEMPLATE \"{template}\"";
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"{copy}", connection);
             await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="database"/> a template nobody connects to any more: its pooled connections are closed, the
+    /// sessions still open are ended, and new connections are refused (so copying it can never meet a session).
+    /// </summary>
+    public async Task FreezeAsTemplateAsync(string database, CancellationToken cancellationToken = default)
+    {
+        ValidateName(database);
+        NpgsqlConnection.ClearPool(new NpgsqlConnection(ConnectionStringFor(database)));
+        await using var connection = new NpgsqlConnection(ConnectionStringFor("postgres"));
+        await connection.OpenAsync(cancellationToken);
+        await using (var freeze = new NpgsqlCommand($"ALTER DATABASE \"{database}\" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", connection))
+        {
+            await freeze.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", connection);
+        terminate.Parameters.AddWithValue(database);
+        await terminate.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static void ValidateName(string database)
+    {
+        if (string.IsNullOrEmpty(database) || !database.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+        {
+            throw new ArgumentException($"'{database}' is not a valid database name: letters, digits, '_' and '-' only.", nameof(database));
         }
     }
 
