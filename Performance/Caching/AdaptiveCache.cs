@@ -608,10 +608,22 @@ public sealed partial class AdaptiveCache : IDisposable
         {
             while (true)
             {
+                // A request sent ahead of this node's Redis read was answered before that read ran; any other is taken
+                // after this node last looked in Redis.
+                var aheadOfRead = sentAlready is not null;
                 var attempt = sentAlready?.ReceiveAsync() ?? _leases.TryAcquireAsync(settings.Namespace, request.Key, options);
                 sentAlready = null;
                 if (await attempt is { } lease)
                 {
+                    // A holder writes its value before it gives the lease up: one that did so between this node's last
+                    // look and its lease (a miss, then "not held") left the value for it. Look once more, or the value
+                    // is computed twice.
+                    if (!aheadOfRead && await ProbeValidAsync(request, ProbeWithL1) is { } written)
+                    {
+                        await lease.DisposeAsync();
+                        _leases.Record(LeaseOutcome.Waited);
+                        return (null, written);
+                    }
                     _leases.Record(waited ? LeaseOutcome.TakenOver : LeaseOutcome.Won);
                     return (lease, null);
                 }
