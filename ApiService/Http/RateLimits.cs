@@ -3,6 +3,8 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
 using RedisRateLimiting;
 using StackExchange.Redis;
 
@@ -47,6 +49,54 @@ public sealed class RateLimitOptions
     };
 }
 
+/// <summary>
+/// One circuit for every Redis-counted limit of this instance: after Redis failures (each of which waits out the
+/// client's operation timeout, 5 s) the limits are counted locally without asking Redis for
+/// <see cref="BreakDuration"/>, then one request tries Redis again. Without it every counted request waited those 5 s
+/// for as long as Redis was down.
+/// </summary>
+public sealed partial class RateLimitRedisBreaker
+{
+    public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(10);
+
+    private readonly CircuitBreakerStateProvider _state = new();
+
+    public RateLimitRedisBreaker(ILogger<RateLimitRedisBreaker> logger)
+    {
+        Pipeline = new ResiliencePipelineBuilder()
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<RedisException>().Handle<RedisTimeoutException>().Handle<ObjectDisposedException>(),
+                FailureRatio = 0.5,
+                MinimumThroughput = 2,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = BreakDuration,
+                StateProvider = _state,
+                OnOpened = _ =>
+                {
+                    LogOpened(logger, BreakDuration.TotalSeconds);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    LogClosed(logger);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+    }
+
+    public ResiliencePipeline Pipeline { get; }
+
+    public CircuitState State => _state.CircuitState;
+
+    [LoggerMessage(LogLevel.Warning, "Rate limits: Redis does not answer; counting per instance for {Seconds} s before trying it again")]
+    private static partial void LogOpened(ILogger logger, double seconds);
+
+    [LoggerMessage(LogLevel.Information, "Rate limits: Redis answers again; counting there")]
+    private static partial void LogClosed(ILogger logger);
+}
+
 internal static partial class RateLimits
 {
     public static void AddApiRateLimits(this IHostApplicationBuilder builder)
@@ -59,6 +109,7 @@ internal static partial class RateLimits
                 "RateLimits:Policies:*: PermitLimit must be 1 to 10,000,000 and WindowSeconds 1 to 3600.")
             .ValidateOnStart();
 
+        builder.Services.AddSingleton<RateLimitRedisBreaker>();
         builder.Services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -88,7 +139,8 @@ internal static partial class RateLimits
             return RateLimitPartition.GetFixedWindowLimiter(key, _ => LocalOptions(policy));
         }
         var redis = context.RequestServices.GetRequiredService<IConnectionMultiplexer>();
-        return RateLimitPartition.Get(key, k => new RedisWithLocalFallback(
+        var breaker = context.RequestServices.GetRequiredService<RateLimitRedisBreaker>();
+        return RateLimitPartition.Get(key, k => new RedisWithLocalFallback(breaker,
             new RedisFixedWindowRateLimiter<string>(k, new RedisFixedWindowRateLimiterOptions
             {
                 ConnectionMultiplexerFactory = () => redis,
@@ -126,7 +178,7 @@ internal static partial class RateLimits
     /// loosens the limit to per instance for its duration instead of failing requests. Written here because the
     /// package throws when Redis is unreachable and has no fallback of its own.
     /// </summary>
-    private sealed partial class RedisWithLocalFallback(RateLimiter distributed, RateLimiter local, TimeSpan window) : RateLimiter
+    private sealed partial class RedisWithLocalFallback(RateLimitRedisBreaker breaker, RateLimiter distributed, RateLimiter local, TimeSpan window) : RateLimiter
     {
         public override TimeSpan? IdleDuration => distributed.IdleDuration is { } d && local.IdleDuration is { } l ? (d < l ? d : l) : null;
 
@@ -140,7 +192,8 @@ internal static partial class RateLimits
         {
             try
             {
-                var lease = await distributed.AcquireAsync(permitCount, cancellationToken).ConfigureAwait(false);
+                var lease = await breaker.Pipeline.ExecuteAsync(static (state, token) => state.distributed.AcquireAsync(state.permitCount, token),
+                    (distributed, permitCount), cancellationToken).ConfigureAwait(false);
                 if (lease.IsAcquired)
                 {
                     return lease;
@@ -151,7 +204,7 @@ internal static partial class RateLimits
                     : window;
                 return new RetryAfterLease(lease, retryAfter);
             }
-            catch (Exception ex) when (ex is RedisException or RedisTimeoutException or ObjectDisposedException)
+            catch (Exception ex) when (ex is RedisException or RedisTimeoutException or ObjectDisposedException or BrokenCircuitException)
             {
                 return await local.AcquireAsync(permitCount, cancellationToken).ConfigureAwait(false);
             }

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using AspirePerf.TestSupport;
 using AspirePerf.TestSupport.Servers;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AspirePerf.ApiService.Tests;
 
@@ -98,5 +99,7 @@ public sealed class RateLimitTests(InfrastructureFixture infrastructure) : IAsyn
         Assert.DoesNotContain(during, s => (int)s >= 500);
         Assert.Equal(3, during.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(HttpStatusCode.TooManyRequests, during[^1]);
+        // After the first failures the instance stops asking Redis (each ask waited out the client's timeout).
+        Assert.Equal(Polly.CircuitBreaker.CircuitState.Open, api.Services.GetRequiredService<AspirePerf.ApiService.Http.RateLimitRedisBreaker>().State);
     }
 }
