@@ -29,7 +29,7 @@ namespace AspirePerf.Bench;
 /// </summary>
 public static class AnalysesBenchmark
 {
-    internal const string BenchDatabase = "analyses_bench";
+    private const string BenchDatabase = "analyses_bench";
 
     /// <summary>The analyses with the parameters the tests use (tests/ApiService.Tests/AnalysesApiTests.cs).</summary>
     private static readonly (string Id, Dictionary<string, string> Parameters)[] Cases =
@@ -51,10 +51,8 @@ public static class AnalysesBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var server = Options.Get(args, "--workforce") ?? Environment.GetEnvironmentVariable("ConnectionStrings__workforce")
-            ?? throw new InvalidOperationException($"Pass --workforce \"<npgsql connection string>\" (its server is used; the database {BenchDatabase} is created and seeded).");
-        var cache = Options.Get(args, "--cache") ?? Environment.GetEnvironmentVariable("ConnectionStrings__cache")
-            ?? throw new InvalidOperationException("Pass --cache \"<redis connection string>\" (the services need one; every step bypasses it).");
+        var server = Options.Required(args, "--workforce", "ConnectionStrings__workforce", $"\"<npgsql connection string>\" (its server is used; the database {BenchDatabase} is created and seeded)");
+        var cache = Options.Required(args, "--cache", "ConnectionStrings__cache", "\"<redis connection string>\" (the services need one; every step bypasses it)");
         var runs = Options.Int(args, "--runs", 7);
         var warmup = Options.Int(args, "--warmup", 2);
         var workers = Options.Int(args, "--workers", 2);
@@ -66,8 +64,7 @@ public static class AnalysesBenchmark
         var budgetArgument = Options.Get(args, "--database-budget") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
         int? budget = budgetArgument == "server" ? null : int.Parse(budgetArgument, CultureInfo.InvariantCulture);
 
-        var connectionString = await JobsBenchmark.EnsureDatabaseAsync(server, BenchDatabase);
-        await SeedAsync(connectionString, seed, scale);
+        var connectionString = await PrepareDatabaseAsync(server, seed, scale);
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -365,8 +362,16 @@ public static class AnalysesBenchmark
 
     private static double StartMs(Run run, string step) => run.Report.Steps.Single(s => s.Id == step).StartedMs ?? 0;
 
+    /// <summary><see cref="BenchDatabase"/> on <paramref name="server"/>, created and seeded unless it holds this seed and scale; its connection string.</summary>
+    internal static async Task<string> PrepareDatabaseAsync(string server, int seed, int scale)
+    {
+        var connectionString = await JobsBenchmark.EnsureDatabaseAsync(server, BenchDatabase);
+        await SeedAsync(connectionString, seed, scale);
+        return connectionString;
+    }
+
     /// <summary>The product's initializer, as the Worker runs it at start: a database seeded with this seed and scale is kept.</summary>
-    internal static async Task SeedAsync(string connectionString, int seed, int scale)
+    private static async Task SeedAsync(string connectionString, int seed, int scale)
     {
         var services = new ServiceCollection();
         services.AddLogging();

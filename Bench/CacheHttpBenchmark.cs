@@ -141,6 +141,11 @@ internal static class Options
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
     }
 
+    /// <summary>The option <paramref name="name"/>, else the environment variable <paramref name="environmentVariable"/>, else an error: "Pass name <paramref name="usage"/>."</summary>
+    public static string Required(string[] args, string name, string environmentVariable, string usage) =>
+        Get(args, name) ?? Environment.GetEnvironmentVariable(environmentVariable)
+        ?? throw new InvalidOperationException($"Pass {name} {usage}.");
+
     public static int Int(string[] args, string name, int fallback) =>
         Get(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
 }

@@ -28,8 +28,7 @@ public static class JobsBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var server = Options.Get(args, "--workforce") ?? Environment.GetEnvironmentVariable("ConnectionStrings__workforce")
-            ?? throw new InvalidOperationException("Pass --workforce \"<npgsql connection string>\" (its server is used; the database jobs_bench is created).");
+        var server = Options.Required(args, "--workforce", "ConnectionStrings__workforce", "\"<npgsql connection string>\" (its server is used; the database jobs_bench is created)");
         var jobs = Options.Int(args, "--jobs", 50_000);
         var hangfireJobs = Options.Int(args, "--hangfire-jobs", jobs);
         var concurrency = Options.Int(args, "--concurrency", 64);

@@ -15,13 +15,11 @@ public static class QueryJitBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var server = Options.Get(args, "--workforce") ?? Environment.GetEnvironmentVariable("ConnectionStrings__workforce")
-            ?? throw new InvalidOperationException("Pass --workforce \"<npgsql connection string>\" (its server is used; the analyses benchmark's database is seeded there).");
+        var server = Options.Required(args, "--workforce", "ConnectionStrings__workforce", "\"<npgsql connection string>\" (its server is used; the analyses benchmark's database is seeded there)");
         var runs = Options.Int(args, "--runs", 5);
         var warmup = Options.Int(args, "--warmup", 1);
-        var connectionString = await JobsBenchmark.EnsureDatabaseAsync(server, AnalysesBenchmark.BenchDatabase);
         var seed = new Workforce.Seeding.SeedingOptions();
-        await AnalysesBenchmark.SeedAsync(connectionString, seed.Seed, seed.Scale);
+        var connectionString = await AnalysesBenchmark.PrepareDatabaseAsync(server, seed.Seed, seed.Scale);
 
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         var executor = new QueryExecutor(dataSource, Microsoft.Extensions.Options.Options.Create(new QueryExecutionOptions()));

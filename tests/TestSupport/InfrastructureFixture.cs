@@ -12,8 +12,7 @@ namespace AspirePerf.TestSupport;
 public sealed class InfrastructureFixture : IAsyncLifetime
 {
     private readonly StreamWriter _logFile;
-    private readonly ConcurrentDictionary<(int Seed, int Scale), Lazy<Task<string>>> _templates = new();
-    private readonly Lazy<Task<string>> _schemaTemplate;
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _templates = new();
     private int _databaseCounter;
 
     public InfrastructureFixture()
@@ -22,7 +21,6 @@ public sealed class InfrastructureFixture : IAsyncLifetime
         LogPath = Path.Combine(RootDirectory, "servers.log");
         _logFile = new StreamWriter(LogPath) { AutoFlush = true };
         Log = TextWriter.Synchronized(_logFile);
-        _schemaTemplate = new(CreateSchemaTemplateAsync);
     }
 
     public string RootDirectory { get; }
@@ -54,42 +52,29 @@ public sealed class InfrastructureFixture : IAsyncLifetime
     /// for tests that need the data rather than the seeding: each (seed, scale) is seeded once, into a template that
     /// PostgreSQL then copies (a copy takes a fraction of the migrations and seeding it replaces).
     /// </summary>
-    public async Task<string> CreateSeededDatabaseAsync(string purpose, int seed = 42, int scale = WorkforceDatabase.SmallScale)
-    {
-        var template = await _templates.GetOrAdd((seed, scale), key => new(() => CreateTemplateAsync(key.Seed, key.Scale))).Value;
-        var name = NextName(purpose);
-        await Postgres.CreateDatabaseAsync(name, template);
-        return Postgres.ConnectionStringFor(name);
-    }
+    public Task<string> CreateSeededDatabaseAsync(string purpose, int seed = 42, int scale = WorkforceDatabase.SmallScale) =>
+        CopyOfTemplateAsync(purpose, FormattableString.Invariant($"template_seed{seed}_scale{scale}"),
+            connectionString => WorkforceDatabase.InitializeAsync(connectionString, seed, scale));
 
     /// <summary>
     /// A fresh database holding only what <see cref="WorkforceDatabase.MigrateAsync"/> leaves (the workforce schema), for
     /// tests that insert a hand-written dataset: migrated once into a template, then copied like the seeded ones.
     /// </summary>
-    public async Task<string> CreateMigratedDatabaseAsync(string purpose)
+    public Task<string> CreateMigratedDatabaseAsync(string purpose) =>
+        CopyOfTemplateAsync(purpose, "template_schema", WorkforceDatabase.MigrateAsync);
+
+    /// <summary>A copy of <paramref name="template"/>, which is created, filled and frozen on first use.</summary>
+    private async Task<string> CopyOfTemplateAsync(string purpose, string template, Func<string, Task> fill)
     {
-        var template = await _schemaTemplate.Value;
+        await _templates.GetOrAdd(template, _ => new(async () =>
+        {
+            await Postgres.CreateDatabaseAsync(template);
+            await fill(Postgres.ConnectionStringFor(template));
+            await Postgres.FreezeAsTemplateAsync(template);
+        })).Value;
         var name = NextName(purpose);
         await Postgres.CreateDatabaseAsync(name, template);
         return Postgres.ConnectionStringFor(name);
-    }
-
-    private async Task<string> CreateSchemaTemplateAsync()
-    {
-        const string name = "template_schema";
-        await Postgres.CreateDatabaseAsync(name);
-        await WorkforceDatabase.MigrateAsync(Postgres.ConnectionStringFor(name));
-        await Postgres.FreezeAsTemplateAsync(name);
-        return name;
-    }
-
-    private async Task<string> CreateTemplateAsync(int seed, int scale)
-    {
-        var name = FormattableString.Invariant($"template_seed{seed}_scale{scale}");
-        await Postgres.CreateDatabaseAsync(name);
-        await WorkforceDatabase.InitializeAsync(Postgres.ConnectionStringFor(name), seed, scale);
-        await Postgres.FreezeAsTemplateAsync(name);
-        return name;
     }
 
     private string NextName(string purpose) =>

@@ -193,17 +193,10 @@ public sealed class QueryExecutor(NpgsqlDataSource dataSource, IOptions<QueryExe
         NpgsqlCommand? command = null;
         try
         {
-            int? workers = null;
             NpgsqlBatchCommand[] settings = query.Jit is { } jit ? [new($"SELECT set_config('jit', '{(jit ? "on" : "off")}', true)")] : [];
-            if (parallelism is null)
-            {
-                (transaction, _) = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, settings, probe: null, cancellationToken);
-            }
-            else
-            {
-                (transaction, var probe) = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, settings, ParallelismProbe(parallelism), cancellationToken);
-                workers = int.Parse((string)probe!, CultureInfo.InvariantCulture);
-            }
+            (transaction, var probe) = await ReadOnlyTransaction.BeginAsync(connection, timeoutMs, settings,
+                parallelism is null ? null : ParallelismProbe(parallelism), cancellationToken);
+            int? workers = probe is null ? null : int.Parse((string)probe, CultureInfo.InvariantCulture);
             // A page reads one row past its limit to learn whether another page follows; a stream reads everything.
             var paged = page is { Limit: > 0 } && query.Keyset is not null;
             command = new NpgsqlCommand(paged ? query.PagedSql : query.Sql, connection, transaction);
